@@ -1,0 +1,67 @@
+// DEV-ONLY control routes of the upstream emulator, so that out-of-process users (benchmarks,
+// soak and browser tests, the compose `dev` profile) can steer it like in-process tests do:
+//   POST /__emulator/fault       {"tenant": "global", "fault": {"kind": "status", "status": 503}}
+//   POST /__emulator/expires-in  {"tenant": "bandwidth", "seconds": 5}
+//   POST /__emulator/reset
+//   GET  /__emulator/stats       -> EmulatorStats
+// They have no authentication at all: anyone who reaches the emulator can program it. That is
+// acceptable only because the emulator is a test double that never runs in production.
+import type { ServerResponse } from 'node:http'
+import { parseFault } from './faults.js'
+import { sendJson } from './oauth.js'
+import { TENANTS } from './types.js'
+import type { EmulatorControl, Tenant } from './types.js'
+
+export const CONTROL_PREFIX = '/__emulator/'
+
+const ROUTES: Record<string, string> = {
+  fault: 'POST',
+  'expires-in': 'POST',
+  reset: 'POST',
+  stats: 'GET'
+}
+
+class BadRequest extends Error {}
+
+function readJson (raw: string, contentType: string | undefined): Record<string, unknown> {
+  if (raw === '') return {}
+  if (!/^application\/json\b/i.test(contentType ?? '')) throw new BadRequest('Content-Type must be application/json')
+  let value: unknown
+  try {
+    value = JSON.parse(raw)
+  } catch {
+    throw new BadRequest('Body is not JSON')
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new BadRequest('Body must be a JSON object')
+  return value as Record<string, unknown>
+}
+
+function tenantOf (body: Record<string, unknown>): Tenant {
+  const tenant = body.tenant
+  if (!TENANTS.includes(tenant as Tenant)) throw new BadRequest(`tenant must be one of ${TENANTS.join(', ')}`)
+  return tenant as Tenant
+}
+
+/** Serve one control request; `name` is the path after the prefix. */
+export function handleControl (
+  control: EmulatorControl, name: string, method: string, raw: string, contentType: string | undefined, res: ServerResponse
+): void {
+  const allowed = ROUTES[name]
+  if (allowed === undefined) return sendJson(res, 404, { error: 'not_found' })
+  if (method !== allowed) return sendJson(res, 405, { error: 'method_not_allowed' }, { Allow: allowed })
+  try {
+    const body = readJson(raw, contentType)
+    if (name === 'stats') return sendJson(res, 200, control.stats())
+    if (name === 'reset') control.reset()
+    if (name === 'fault') {
+      if (!('fault' in body)) throw new BadRequest('fault is required (null clears)')
+      control.setFault(tenantOf(body), parseFault(body.fault))
+    }
+    if (name === 'expires-in') control.setExpiresIn(tenantOf(body), body.seconds as number)
+    sendJson(res, 200, { ok: true })
+  } catch (err) {
+    /* c8 ignore next -- defensive: every throw above is a BadRequest or a TypeError */
+    if (!(err instanceof BadRequest || err instanceof TypeError)) throw err
+    sendJson(res, 400, { error: 'bad_request', message: err.message })
+  }
+}

@@ -1,0 +1,96 @@
+// Fault injection for the upstream emulator: checking a fault description (it may come over
+// HTTP from another process) and playing it on a response. The kinds model what a token
+// endpoint or the network in front of it does when things go wrong.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { JSON_UTF8, sendJson } from './oauth.js'
+import type { Fault, Outcome } from './types.js'
+
+const KINDS = new Set(['status', 'hang', 'html', 'garbage', 'json', 'drop'])
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
+const optionalString = (value: Record<string, unknown>, key: string): boolean =>
+  value[key] === undefined || typeof value[key] === 'string'
+
+/** Check a fault description; `null` clears. Throws TypeError naming what is wrong. */
+export function parseFault (value: unknown): Fault | null {
+  if (value === null) return null
+  if (!isRecord(value) || typeof value.kind !== 'string' || !KINDS.has(value.kind)) {
+    throw new TypeError(`fault.kind must be one of ${[...KINDS].join(', ')}`)
+  }
+  if (value.kind === 'status') {
+    const { status } = value
+    if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) {
+      throw new TypeError('fault.status must be an integer from 200 to 599')
+    }
+    for (const key of ['retryAfter', 'body', 'contentType']) {
+      if (!optionalString(value, key)) throw new TypeError(`fault.${key} must be a string`)
+    }
+  }
+  if (value.kind === 'json' && value.body === undefined) throw new TypeError('fault.body is required')
+  return value as Fault
+}
+
+/** The OAuth error a provider would send with this status (RFC 6749 5.2 names, plus 429). */
+function defaultError (status: number): string {
+  if (status === 400) return 'invalid_request'
+  if (status === 401) return 'invalid_client'
+  if (status === 429) return 'too_many_requests'
+  if (status === 503) return 'temporarily_unavailable'
+  return 'server_error'
+}
+
+const HTML_PAGE = '<!DOCTYPE html>\n<html><head><title>Service Unavailable</title></head>' +
+  '<body><h1>Please sign in to continue</h1></body></html>\n'
+
+/** A truncated JSON answer followed by bytes that are not even UTF-8. */
+const GARBAGE = Buffer.concat([Buffer.from('{"access_token":"eyJhbGciOi'), Buffer.from([0xff, 0xfe, 0x00, 0x8f])])
+
+function sendStatus (res: ServerResponse, fault: Extract<Fault, { kind: 'status' }>, realm: string): void {
+  const headers: Record<string, string> = {}
+  if (fault.retryAfter !== undefined) headers['Retry-After'] = fault.retryAfter
+  if (fault.status === 401) headers['WWW-Authenticate'] = `Basic realm="${realm}"`
+  if (fault.body === undefined && fault.contentType === undefined) {
+    const error = defaultError(fault.status)
+    sendJson(res, fault.status, { error, error_description: `Emulated ${fault.status}` }, headers)
+    return
+  }
+  const body = fault.body ?? ''
+  res.writeHead(fault.status, {
+    ...headers,
+    'Content-Type': fault.contentType ?? JSON_UTF8,
+    'Cache-Control': 'no-store',
+    'Content-Length': Buffer.byteLength(body)
+  })
+  res.end(body)
+}
+
+/**
+ * Play `fault` on this exchange and say what was done. A hanging response is handed to
+ * `onHang` so that the emulator can destroy it on reset or close.
+ */
+export function playFault (req: IncomingMessage, res: ServerResponse, fault: Fault, realm: string, onHang: (res: ServerResponse) => void): Outcome {
+  switch (fault.kind) {
+    case 'status':
+      sendStatus(res, fault, realm)
+      return fault.status
+    case 'hang':
+      onHang(res)
+      return 'hang'
+    case 'html':
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(HTML_PAGE) })
+      res.end(HTML_PAGE)
+      return 200
+    case 'garbage':
+      res.writeHead(200, { 'Content-Type': JSON_UTF8, 'Content-Length': GARBAGE.length })
+      res.end(GARBAGE)
+      return 200
+    case 'json':
+      sendJson(res, 200, fault.body)
+      return 200
+    case 'drop':
+      req.socket.resetAndDestroy()
+      return 'drop'
+  }
+}

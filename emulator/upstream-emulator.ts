@@ -1,0 +1,245 @@
+// Local emulator of the two OAuth 2.0 client-credentials token endpoints the service calls
+// (Bandwidth: id.bandwidth.com, no scope, 3600 s; Global In-App Calling: id.voxbone.com, scope
+// voice.webrtc, 600 s), for `npm run demo`, the test suites and the compose `dev` profile.
+// It enforces the request exactly as the providers document it, answers like them, counts and
+// logs requests (never credentials), and injects faults. It is outside src/ on purpose: the
+// production build (dist/) can never contain or reach it.
+//
+// Usage:
+//   const emu = createUpstreamEmulator({ tenants: { global: { clientId: 'id', clientSecret: 's' } } })
+//   await emu.listen()                             // 127.0.0.1, free port; tests keep that
+//   fetchTokenFrom(emu.tokenUrl('global'))         // http://127.0.0.1:PORT/global/api/v1/oauth2/token
+//   emu.setFault('global', { kind: 'status', status: 503, retryAfter: '7' })
+//   emu.setFault('global', null)                   // heal
+//   emu.requests('global'); emu.issuedTokens('global'); emu.requestLog()
+//   await emu.close()                              // also ends hanging requests at once
+// "Connection refused" is not a fault kind: close the emulator (or use a port nothing listens
+// on) to get it. The `/__emulator/*` routes (control-routes.ts) are the same control over HTTP.
+import { createServer } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { CONTROL_PREFIX, handleControl } from './control-routes.js'
+import { parseFault, playFault } from './faults.js'
+import { checkClient, checkForm, isFormContentType, mintAccessToken, parseForm, sendJson, sendOAuthError } from './oauth.js'
+import type { OAuthError } from './oauth.js'
+import { TENANTS } from './types.js'
+import type {
+  EmulatorControl, EmulatorOptions, EmulatorStats, Fault, IssuedToken, ListenOptions, RequestLogEntry, Tenant, TenantConfig
+} from './types.js'
+
+export type * from './types.js'
+export { TENANTS } from './types.js'
+
+/** Token path of each tenant, after the provider's own `/api/v1/oauth2/token`. */
+export const TOKEN_PATH = '/api/v1/oauth2/token'
+
+/** Dev defaults. Tests and deployments pass their own credentials. */
+export const DEFAULT_TENANTS: Readonly<Record<Tenant, Readonly<TenantConfig>>> = {
+  bandwidth: { clientId: 'emulator-bandwidth-id', clientSecret: 'emulator-bandwidth-secret', expiresIn: 3600, requiredScope: undefined, issueTokenId: true },
+  global: { clientId: 'emulator-global-id', clientSecret: 'emulator-global-secret', expiresIn: 600, requiredScope: 'voice.webrtc', issueTokenId: true }
+}
+
+const ISSUERS: Record<Tenant, string> = { bandwidth: 'https://id.bandwidth.com', global: 'https://id.voxbone.com' }
+const BODY_LIMIT = 16 * 1024
+const SAFE_FIELDS = new Set(['grant_type', 'scope'])
+const KNOWN_SCHEMES = new Set(['basic', 'bearer', 'digest', 'negotiate', 'dpop'])
+
+export interface UpstreamEmulator extends EmulatorControl {
+  /** Start listening; resolves to `url`. */
+  listen (options?: ListenOptions): Promise<string>
+  /** Base URL, e.g. http://127.0.0.1:41234 (throws before listen). */
+  readonly url: string
+  /** The tenant's token endpoint URL. */
+  tokenUrl (tenant: Tenant): string
+  /** Stop listening and destroy every connection, hanging ones included. Idempotent. */
+  close (): Promise<void>
+}
+
+interface TenantState { config: TenantConfig, fault: Fault | null, requests: number, issued: number }
+
+const tenantOfPath = (path: string): Tenant | undefined =>
+  TENANTS.find((tenant) => path === `/${tenant}${TOKEN_PATH}`)
+
+/** Read the body: its size, and its bytes unless it is longer than BODY_LIMIT. */
+async function readBody (req: IncomingMessage): Promise<{ raw: Buffer | undefined, size: number }> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size <= BODY_LIMIT) chunks.push(chunk as Buffer)
+  }
+  return { raw: size <= BODY_LIMIT ? Buffer.concat(chunks) : undefined, size }
+}
+
+/** The scheme word of an Authorization header, only when it is a known scheme (never a credential). */
+function authScheme (authorization: string | undefined): string | undefined {
+  if (authorization === undefined) return undefined
+  const word = authorization.trimStart().split(' ', 1)[0] as string
+  return KNOWN_SCHEMES.has(word.toLowerCase()) ? word : '[unrecognised]'
+}
+
+/** URL to reach a bound address; an unspecified address (0.0.0.0, ::) is reached on loopback. */
+export function baseUrl ({ address, port }: Pick<AddressInfo, 'address' | 'port'>): string {
+  const unspecified: Record<string, string> = { '0.0.0.0': '127.0.0.1', '::': '::1' }
+  const host = unspecified[address] ?? address
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+}
+
+export function createUpstreamEmulator (options: EmulatorOptions = {}): UpstreamEmulator {
+  const initial = Object.fromEntries(TENANTS.map((t) => [t, { ...DEFAULT_TENANTS[t], ...options.tenants?.[t] }])) as Record<Tenant, TenantConfig>
+  const logLimit = options.logLimit ?? 200
+  const tokenLimit = options.tokenLimit ?? 10_000
+  const controlRoutes = options.controlRoutes ?? true
+  let state = {} as Record<Tenant, TenantState>
+  let log: RequestLogEntry[] = []
+  let tokens: IssuedToken[] = []
+  let seq = 0
+  const hanging = new Map<ServerResponse, Tenant>()
+
+  const endHanging = (tenant?: Tenant): void => {
+    for (const [res, t] of hanging) if (tenant === undefined || t === tenant) res.destroy()
+  }
+
+  const control: EmulatorControl = {
+    setFault (tenant, fault) {
+      state[tenant].fault = parseFault(fault)
+      endHanging(tenant)
+    },
+    setExpiresIn (tenant, seconds) {
+      if (typeof seconds !== 'number' || !Number.isFinite(seconds)) throw new TypeError('seconds must be a finite number')
+      state[tenant].config.expiresIn = seconds
+    },
+    setCredentials (tenant, clientId, clientSecret) {
+      if (clientId.includes(':')) throw new TypeError('A Basic user-id cannot contain ":"')
+      Object.assign(state[tenant].config, { clientId, clientSecret })
+    },
+    reset () {
+      endHanging()
+      state = Object.fromEntries(TENANTS.map((t) => [t, { config: { ...initial[t] }, fault: null, requests: 0, issued: 0 }])) as Record<Tenant, TenantState>
+      log = []
+      tokens = []
+      seq = 0
+    },
+    requests: (tenant) => state[tenant].requests,
+    requestLog: () => log.map((entry) => structuredClone(entry)),
+    issuedTokens: (tenant) => tokens.filter((token) => tenant === undefined || token.tenant === tenant).map((token) => ({ ...token })),
+    stats (): EmulatorStats {
+      const per = <T>(f: (t: Tenant) => T): Record<Tenant, T> => Object.fromEntries(TENANTS.map((t) => [t, f(t)])) as Record<Tenant, T>
+      return {
+        requests: per((t) => state[t].requests),
+        issued: per((t) => state[t].issued),
+        faults: per((t) => state[t].fault),
+        expiresIn: per((t) => state[t].config.expiresIn)
+      }
+    }
+  }
+  control.reset()
+
+  function record (req: IncomingMessage, tenant: Tenant, path: string, raw: Buffer | undefined, size: number): RequestLogEntry {
+    const contentType = req.headers['content-type']
+    const form = raw !== undefined && isFormContentType(contentType) ? parseForm(raw.toString('utf8')) : undefined
+    const entry: RequestLogEntry = {
+      seq: ++seq,
+      at: new Date().toISOString(),
+      tenant,
+      method: req.method as string,
+      path,
+      headerNames: req.rawHeaders.filter((_, i) => i % 2 === 0).map((name) => name.toLowerCase()),
+      contentType,
+      accept: req.headers.accept,
+      authScheme: authScheme(req.headers.authorization),
+      body: form?.map(([name, value]): [string, string] => [name, SAFE_FIELDS.has(name) ? value : '[redacted]']),
+      bodyBytes: size,
+      outcome: 0,
+      error: undefined,
+      fault: undefined
+    }
+    log.push(entry)
+    if (log.length > logLimit) log.shift()
+    return entry
+  }
+
+  /** The token endpoint proper: every rule, then a fresh token. */
+  function answer (req: IncomingMessage, res: ServerResponse, tenant: Tenant, raw: Buffer | undefined, entry: RequestLogEntry): void {
+    const { config, fault } = state[tenant]
+    const realm = `${tenant} token endpoint (emulated)`
+    const fail = (e: OAuthError, headers: Record<string, string> = {}): void => {
+      for (const [name, value] of Object.entries(headers)) res.setHeader(name, value)
+      sendOAuthError(res, e, realm)
+      entry.outcome = e.status
+      entry.error = e.error
+    }
+    if (req.method !== 'POST') return fail({ status: 405, error: 'invalid_request', description: 'Use POST' }, { Allow: 'POST' })
+    if (fault !== null) {
+      entry.fault = fault.kind
+      entry.outcome = playFault(req, res, fault, realm, (r) => {
+        hanging.set(r, tenant)
+        r.once('close', () => hanging.delete(r))
+      })
+      return
+    }
+    if (raw === undefined) return fail({ status: 413, error: 'invalid_request', description: 'Body too large' })
+    if (!isFormContentType(entry.contentType)) {
+      return fail({ status: 400, error: 'invalid_request', description: 'Content-Type must be application/x-www-form-urlencoded' })
+    }
+    const problem = checkClient(req.headers.authorization, config) ?? checkForm(entry.body as Array<[string, string]>, config)
+    if (problem !== undefined) return fail(problem)
+
+    const { token, id } = mintAccessToken(ISSUERS[tenant], config.requiredScope, config.expiresIn)
+    const accessTokenId = config.issueTokenId ? id : undefined
+    state[tenant].issued++
+    tokens.push({ tenant, accessToken: token, accessTokenId, expiresIn: config.expiresIn, issuedAt: Date.now() })
+    if (tokens.length > tokenLimit) tokens.shift()
+    // Field order as in the provider's documented answer.
+    sendJson(res, 200, { access_token: token, access_token_id: accessTokenId, token_type: 'Bearer', expires_in: config.expiresIn })
+    entry.outcome = 200
+  }
+
+  async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url as string, 'http://emulator').pathname
+    const tenant = tenantOfPath(path)
+    if (tenant === undefined && !(controlRoutes && path.startsWith(CONTROL_PREFIX))) {
+      req.resume()
+      return sendJson(res, 404, { error: 'not_found' })
+    }
+    if (tenant !== undefined) state[tenant].requests++
+    const { raw, size } = await readBody(req)
+    if (tenant !== undefined) return answer(req, res, tenant, raw, record(req, tenant, path, raw, size))
+    if (raw === undefined) return sendJson(res, 413, { error: 'payload_too_large' })
+    handleControl(control, path.slice(CONTROL_PREFIX.length), req.method as string, raw.toString('utf8'), req.headers['content-type'], res)
+  }
+
+  const server = createServer((req, res) => {
+    // A client that goes away mid-body makes readBody throw: nothing is left to answer.
+    handle(req, res).catch(() => res.destroy())
+  })
+
+  const emulator: UpstreamEmulator = {
+    ...control,
+    async listen ({ host = '127.0.0.1', port = 0 } = {}) {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(port, host, () => {
+          server.off('error', reject)
+          resolve()
+        })
+      })
+      return emulator.url
+    },
+    get url () {
+      const address = server.address() as AddressInfo | null
+      if (address === null) throw new Error('The emulator is not listening')
+      return baseUrl(address)
+    },
+    tokenUrl (tenant) {
+      return `${emulator.url}/${tenant}${TOKEN_PATH}`
+    },
+    async close () {
+      if (!server.listening) return
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      server.closeAllConnections()
+      await closed
+    }
+  }
+  return emulator
+}

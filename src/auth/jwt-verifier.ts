@@ -1,0 +1,180 @@
+// Verifies end-user JWTs (`Authorization: Bearer`) against the identity provider's JWKS:
+// asymmetric signature, `exp`/`nbf` with a small leeway, `iss`, `aud`, a non-empty `sub`.
+// Successes are cached by the token's SHA-256 until its `exp`, so the hot path does no crypto.
+// Every failure is one generic 401 whose message carries nothing from the token; the log-safe
+// `reason` says why. Plain TypeScript: the auth plugin wraps it.
+import { createRemoteJWKSet, customFetch as customFetchOption, errors, jwtVerify } from 'jose'
+import type { FetchImplementation, JWTVerifyGetKey } from 'jose'
+import { LRUCache } from 'lru-cache'
+import { UnauthorizedError } from '../lib/errors.js'
+import { sha256 } from '../lib/secret.js'
+
+/** Asymmetric only: refuses `alg: none` and HS* (e.g. HS256 keyed with the public key). */
+export const ALLOWED_ALGORITHMS = [
+  'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'
+] as const
+export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 5
+export const DEFAULT_CACHE_MAX = 10_000
+/** Larger tokens are refused before any crypto or network. */
+export const MAX_JWT_LENGTH = 8192
+/**
+ * After a successful JWKS fetch, an unknown `kid` may trigger a refetch only after this long.
+ * Bounds refetches under a flood of forged kids, and keeps "a newly rotated key is accepted
+ * within 30 s" true: worst case is this plus one fetch (≤ JWKS_TIMEOUT_MS).
+ */
+export const JWKS_COOLDOWN_MS = 10_000
+/** A JWKS fetch runs inside a caller's request; a hung IdP must not hold it for long. */
+export const JWKS_TIMEOUT_MS = 3_000
+/**
+ * Keys are refetched at least this often, and a cached verification is never served for longer:
+ * a key removed from the JWKS stops being accepted within this time, cache or not.
+ */
+export const JWKS_CACHE_MAX_AGE_MS = 600_000
+
+export type JwtFailureReason =
+  | 'malformed' | 'alg_not_allowed' | 'unknown_kid' | 'ambiguous_kid'
+  /** No usable key: the JWKS could not be fetched (down, timeout, non-200, not a JWKS) or its key is unusable. Log at warn. */
+  | 'jwks_unavailable'
+  | 'bad_signature' | 'expired' | 'not_yet_valid' | 'wrong_issuer' | 'wrong_audience'
+  | 'missing_claim' | 'invalid_claim'
+
+/** A 401 with a generic message; `reason` is a fixed, non-secret code for debug/warn logs. */
+export class JwtVerificationError extends UnauthorizedError {
+  readonly reason: JwtFailureReason
+
+  constructor (reason: JwtFailureReason) {
+    super()
+    this.reason = reason
+  }
+}
+
+export interface JwtVerifierOptions {
+  jwksUrl: URL
+  issuer: string
+  audience: string
+  /** Leeway for `exp`/`nbf`, seconds. Default 5. */
+  clockToleranceSeconds?: number
+  /** Most verified tokens held. Default 10000. */
+  cacheMax?: number
+  /** Epoch milliseconds; for tests. Default Date.now. (jose's JWKS cooldown uses Date.now.) */
+  now?: () => number
+  /** Key getter replacing the remote JWKS; for tests. */
+  jwks?: JWTVerifyGetKey
+  /** fetch used for the JWKS; for tests. */
+  customFetch?: FetchImplementation
+}
+
+export interface JwtVerifier {
+  /** Resolves with the token's subject, or rejects with a JwtVerificationError (401). */
+  verify (jwt: string): Promise<{ sub: string }>
+}
+
+// Three non-empty base64url segments; jose checks the rest.
+const COMPACT_JWS = /^[\w-]+\.[\w-]+\.[\w-]+$/
+
+/** Internal: carries the classification of a key-lookup failure through jwtVerify. */
+class KeyLookupError extends Error {
+  readonly reason: JwtFailureReason
+
+  constructor (reason: JwtFailureReason) {
+    super(reason)
+    this.reason = reason
+  }
+}
+
+export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
+  const { issuer, audience } = opts
+  const now = opts.now ?? Date.now
+  const clockTolerance = opts.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS
+  if (issuer === '' || audience === '') throw new TypeError('JWT issuer and audience must be non-empty')
+  if (!Number.isFinite(clockTolerance) || clockTolerance < 0) throw new TypeError('clockToleranceSeconds must be a finite number ≥ 0')
+
+  const jwks = opts.jwks ?? createRemoteJWKSet(opts.jwksUrl, {
+    cooldownDuration: JWKS_COOLDOWN_MS,
+    timeoutDuration: JWKS_TIMEOUT_MS,
+    cacheMaxAge: JWKS_CACHE_MAX_AGE_MS,
+    [customFetchOption]: opts.customFetch
+  })
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    try {
+      return await jwks(header, token)
+    } catch (err) {
+      throw new KeyLookupError(keyLookupReason(err))
+    }
+  }
+
+  // Expiry is stored in the value and checked on read, rather than lru-cache's per-entry `ttl`:
+  // the comparison is exact (`now < expiresAtMs`) and uses the injected clock directly, with no
+  // dependence on lru-cache's staleness rounding (`ttlResolution`) or its timers. LRU order
+  // alone bounds memory; an expired entry is dropped when read or evicted.
+  const cache = new LRUCache<string, { sub: string, expiresAtMs: number }>({ max: opts.cacheMax ?? DEFAULT_CACHE_MAX })
+
+  return {
+    async verify (jwt) {
+      if (typeof jwt !== 'string' || jwt.length > MAX_JWT_LENGTH || !COMPACT_JWS.test(jwt)) {
+        throw new JwtVerificationError('malformed')
+      }
+      const started = now()
+      const cacheKey = sha256(jwt).toString('base64')
+      const hit = cache.get(cacheKey)
+      if (hit !== undefined) {
+        if (started < hit.expiresAtMs) return { sub: hit.sub }
+        cache.delete(cacheKey)
+      }
+
+      let payload
+      try {
+        ({ payload } = await jwtVerify(jwt, getKey, {
+          issuer,
+          audience,
+          algorithms: [...ALLOWED_ALGORITHMS],
+          clockTolerance,
+          currentDate: new Date(started),
+          requiredClaims: ['exp', 'sub']
+        }))
+      } catch (err) {
+        // Never attach `err`: jose's claim errors carry the token's payload.
+        throw new JwtVerificationError(failureReason(err))
+      }
+      const { sub, exp } = payload
+      // jose has checked that `exp` is present and a number; `typeof` narrows it for TypeScript.
+      if (typeof sub !== 'string' || sub === '' || typeof exp !== 'number') {
+        throw new JwtVerificationError('invalid_claim')
+      }
+
+      // Until `exp` (not `exp` + leeway), capped so a removed key's tokens age out with the JWKS.
+      // A token accepted only thanks to the leeway is not cached at all.
+      const expiresAtMs = Math.min(exp * 1000, started + JWKS_CACHE_MAX_AGE_MS)
+      if (expiresAtMs > started) cache.set(cacheKey, { sub, expiresAtMs })
+      return { sub }
+    }
+  }
+}
+
+function keyLookupReason (err: unknown): JwtFailureReason {
+  if (err instanceof errors.JWKSNoMatchingKey) return 'unknown_kid'
+  if (err instanceof errors.JWKSMultipleMatchingKeys) return 'ambiguous_kid'
+  // Fetch failed, timed out, non-200, not a JWKS, or the matching key is unusable.
+  return 'jwks_unavailable'
+}
+
+function failureReason (err: unknown): JwtFailureReason {
+  if (err instanceof KeyLookupError) return err.reason
+  if (err instanceof errors.JWTExpired) return 'expired'
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    if (err.reason === 'missing') return 'missing_claim'
+    switch (err.claim) {
+      case 'nbf': return 'not_yet_valid'
+      case 'iss': return 'wrong_issuer'
+      case 'aud': return 'wrong_audience'
+      default: return 'invalid_claim'
+    }
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed) return 'alg_not_allowed'
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'bad_signature'
+  // JWSInvalid, JWTInvalid, ...: something wrong with the token itself.
+  if (err instanceof errors.JOSEError) return 'malformed'
+  // jose throws plain TypeErrors for unusable keys (e.g. an RSA key under 2048 bits in the JWKS):
+  // the IdP's keys, not the caller's token, are at fault, so the operator should hear of it.
+  return 'jwks_unavailable'
+}

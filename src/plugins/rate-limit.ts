@@ -1,0 +1,31 @@
+// Rate limits on /token/webrtc: RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS per caller identity,
+// and per client IP for requests whose authentication failed, so guessing keys is slow.
+// One limiter with two key spaces, because @fastify/rate-limit runs at most one limiter per request.
+import fp from 'fastify-plugin'
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyRequest, onRequestHookHandler } from 'fastify'
+import { AppError } from '../lib/errors.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** onRequest hook, to run after `authenticate`. */
+    callerRateLimit: onRequestHookHandler
+  }
+}
+
+export function rateLimitKey (request: FastifyRequest): string {
+  return request.caller !== null ? `id:${request.caller.name}` : `ip:${request.ip}`
+}
+
+export default fp(async function rateLimitPlugin (fastify) {
+  const { max, windowMs } = fastify.config.rateLimit
+  await fastify.register(rateLimit, { global: false })
+  fastify.decorate('callerRateLimit', fastify.rateLimit({
+    max,
+    timeWindow: windowMs,
+    keyGenerator: rateLimitKey,
+    errorResponseBuilder (_request, context) {
+      return new AppError(429, 'RATE_LIMITED', `Rate limit exceeded, retry in ${context.after}`)
+    }
+  }))
+}, { name: 'rate-limit', fastify: '5.x', dependencies: ['config'] })

@@ -1,0 +1,44 @@
+// Probes. /healthz is liveness (the process answers); /readyz is readiness (listening and not
+// draining) and reports each upstream's token state without anything secret. No auth: probes
+// and load balancers call them.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+
+const UpstreamStatus = Type.Object({
+  state: Type.Union([Type.Literal('valid'), Type.Literal('missing'), Type.Literal('failing')]),
+  secondsLeft: Type.Integer({ minimum: 0 }),
+  lastError: Type.Union([Type.String(), Type.Null()])
+}, { additionalProperties: false })
+
+const ReadyReply = Type.Object({
+  status: Type.Union([Type.Literal('ready'), Type.Literal('draining')]),
+  upstreams: Type.Record(Type.String(), UpstreamStatus)
+}, { additionalProperties: false })
+
+const healthRoutes: FastifyPluginAsyncTypebox = async function healthRoutes (fastify) {
+  fastify.get('/healthz', {
+    schema: {
+      querystring: Type.Object({}),
+      response: { 200: Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false }) }
+    },
+    logLevel: 'warn'
+  }, async function healthz () {
+    return { status: 'ok' as const }
+  })
+
+  fastify.get('/readyz', {
+    schema: { querystring: Type.Object({}), response: { 200: ReadyReply, 503: ReadyReply } },
+    logLevel: 'warn'
+  }, async function readyz (_request, reply) {
+    const upstreams: Record<string, { state: 'valid' | 'missing' | 'failing', secondsLeft: number, lastError: string | null }> = {}
+    for (const manager of fastify.tokens.all()) {
+      const s = manager.state()
+      upstreams[manager.id] = { state: s.state, secondsLeft: s.secondsLeft, lastError: s.lastErrorClass }
+    }
+    const draining = fastify.lifecycle.draining
+    reply.header('cache-control', 'no-store').code(draining ? 503 : 200)
+    return { status: draining ? 'draining' as const : 'ready' as const, upstreams }
+  })
+}
+
+export default healthRoutes

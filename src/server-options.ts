@@ -1,0 +1,85 @@
+// Fastify server options derived from the config: logger (with redaction), proxy trust,
+// request ids and timeouts. Shared by src/server.ts and the test helper so tests run the
+// same logger and limits as production.
+import { randomUUID } from 'node:crypto'
+import type { FastifyServerOptions, FastifyRequest } from 'fastify'
+import type { Config } from './config/types.js'
+
+/** Paths pino replaces with a placeholder, wherever a header or token object gets logged. */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-api-key"]',
+  'req.headers.cookie',
+  'res.headers["set-cookie"]',
+  'headers.authorization',
+  'headers["x-api-key"]',
+  '*.access_token',
+  '*.accessToken',
+  '*.client_secret',
+  '*.clientSecret',
+  '*.apiKey',
+  '*.jwt'
+]
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/** Query parameters whose values may appear in logs; every other value is masked. */
+const LOGGABLE_QUERY = new Set(['upstream'])
+
+/**
+ * The URL as logged: credentials are only accepted in headers, but a caller may still put
+ * one in a query string by mistake, and the URL is logged. Mask every unknown query value.
+ */
+export function loggableUrl (url: string): string {
+  const q = url.indexOf('?')
+  if (q === -1) return url
+  const params = new URLSearchParams(url.slice(q + 1))
+  const out: string[] = []
+  for (const [k, v] of params) {
+    out.push(`${encodeURIComponent(k)}=${LOGGABLE_QUERY.has(k) ? encodeURIComponent(v) : '[redacted]'}`)
+  }
+  return `${url.slice(0, q)}?${out.join('&')}`
+}
+
+function trustHops (hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops
+}
+
+export function serverOptions (config: Config): FastifyServerOptions {
+  const trusted = config.trustProxy !== false
+  return {
+    logger: {
+      level: config.logLevel,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      serializers: {
+        req (req: FastifyRequest) {
+          return {
+            method: req.method,
+            url: loggableUrl(req.url),
+            remoteAddress: req.ip
+          }
+        }
+      }
+    },
+    // A hop count becomes the function Fastify would compile it to (its types omit numbers).
+    trustProxy: typeof config.trustProxy === 'number'
+      ? trustHops(config.trustProxy)
+      : config.trustProxy,
+    // Inbound request ids are honoured only from a trusted proxy, and only if well-formed,
+    // so genReqId reads the header itself instead of Fastify's unchecked requestIdHeader.
+    requestIdHeader: false,
+    genReqId (req) {
+      const inbound = trusted ? req.headers['x-request-id'] : undefined
+      return typeof inbound === 'string' && REQUEST_ID.test(inbound) ? inbound : randomUUID()
+    },
+    // No route takes a body; a few KiB is plenty and caps what a caller can make us buffer.
+    bodyLimit: 4096,
+    // Longest legitimate request: one upstream attempt (UPSTREAM_TIMEOUT_MS) plus headroom.
+    requestTimeout: config.upstreamTimeoutMs + 10_000,
+    connectionTimeout: config.upstreamTimeoutMs + 15_000,
+    keepAliveTimeout: 72_000,
+    maxRequestsPerSocket: 1000,
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } }
+  }
+}

@@ -1,0 +1,118 @@
+// The verifier and the remote JWKS: key rotation (a new kid is accepted once jose's cooldown
+// allows a refetch, well within the contract's 30 s), refetch flood protection, key removal,
+// and an unreachable or broken JWKS endpoint (401 with reason 'jwks_unavailable').
+//
+// jose's cooldown and cache age read Date.now() directly, not the verifier's injected clock.
+// Rather than sleep, these tests shift Date.now() forward (restored on teardown): jose's own
+// cooldown logic runs unmodified against a clock that has really moved on.
+import t from 'tap'
+import type { Test } from 'tap'
+import {
+  createJwtVerifier, JWKS_CACHE_MAX_AGE_MS, JWKS_COOLDOWN_MS, JWKS_TIMEOUT_MS, JwtVerificationError
+} from '../../src/auth/jwt-verifier.js'
+import type { JwtVerifierOptions } from '../../src/auth/jwt-verifier.js'
+import { createTestJwks } from '../helpers/jwks.js'
+import type { TestJwks } from '../helpers/jwks.js'
+
+let clockMs = Date.UTC(2026, 10, 22, 10, 0, 0)
+const clock = (): number => clockMs
+
+/** Moves both clocks forward: the verifier's injected one and the Date.now() jose reads. */
+function advance (t: Test, ms: number): void {
+  const realNow = Date.now
+  Date.now = () => realNow() + ms
+  t.teardown(() => { Date.now = realNow })
+  clockMs += ms
+}
+
+function verifierFor (idp: TestJwks, opts: Partial<JwtVerifierOptions> = {}) {
+  return createJwtVerifier({ jwksUrl: idp.jwksUrl, issuer: idp.issuer, audience: idp.audience, now: clock, ...opts })
+}
+
+async function reasonOf (p: Promise<unknown>): Promise<string | undefined> {
+  return await p.then(() => undefined, (e: unknown) => (e instanceof JwtVerificationError ? e.reason : `not a JwtVerificationError: ${String(e)}`))
+}
+
+t.test('cooldown + one fetch stays within the contract: a rotated key is accepted within 30 s', async t => {
+  t.ok(JWKS_COOLDOWN_MS + JWKS_TIMEOUT_MS <= 30_000)
+})
+
+t.test('a verifier built after a rotation accepts the new kid', async t => {
+  const idp = await createTestJwks({ now: clock })
+  t.teardown(() => idp.close())
+  await idp.rotate()
+  t.same(await verifierFor(idp).verify(await idp.sign({ sub: 'new' })), { sub: 'new' })
+  t.equal(idp.fetchCount, 1)
+})
+
+t.test('a live verifier picks up a rotated key once the cooldown has passed, over real HTTP', async t => {
+  const idp = await createTestJwks({ now: clock, ttlSeconds: 3600 })
+  t.teardown(() => idp.close())
+  const verifier = verifierFor(idp)
+  const oldKid = idp.currentKid
+  t.same(await verifier.verify(await idp.sign({ sub: 'old' })), { sub: 'old' })
+  t.equal(idp.fetchCount, 1)
+
+  const newKid = await idp.rotate()
+  const fresh = await idp.sign({ sub: 'new' })
+  t.equal(await reasonOf(verifier.verify(fresh)), 'unknown_kid', 'inside the cooldown the JWKS is not refetched')
+  for (let i = 0; i < 20; i++) {
+    t.equal(await reasonOf(verifier.verify(await idp.sign({}, { header: { kid: `forged-${i}` } }))), 'unknown_kid')
+  }
+  t.equal(idp.fetchCount, 1, 'a flood of unknown kids costs no refetch during the cooldown')
+
+  advance(t, JWKS_COOLDOWN_MS + 1)
+  t.same(await verifier.verify(fresh), { sub: 'new' }, `new kid accepted ${JWKS_COOLDOWN_MS + 1} ms after the last fetch`)
+  t.equal(idp.fetchCount, 2, 'exactly one refetch')
+  t.same(await verifier.verify(await idp.sign({ sub: 'old-again' }, { kid: oldKid })), { sub: 'old-again' }, 'the old key, still published, still works')
+  t.same(await verifier.verify(await idp.sign({ sub: 'new-again' }, { kid: newKid })), { sub: 'new-again' })
+  t.equal(idp.fetchCount, 2)
+})
+
+t.test('a key removed from the JWKS stops being accepted, cache or not, within the JWKS max age', async t => {
+  const idp = await createTestJwks({ now: clock, ttlSeconds: 7200 })
+  t.teardown(() => idp.close())
+  const verifier = verifierFor(idp, { customFetch: idp.fetch })
+  const oldKid = idp.currentKid
+  const cached = await idp.sign({ sub: 'cached' })
+  t.same(await verifier.verify(cached), { sub: 'cached' })
+
+  await idp.rotate({ retireOld: true })
+  t.same(await verifier.verify(cached), { sub: 'cached' }, 'served from cache meanwhile')
+  t.same(await verifier.verify(await idp.sign({ sub: 'x' }, { kid: oldKid })), { sub: 'x' }, 'jose still holds the old key set')
+
+  advance(t, JWKS_CACHE_MAX_AGE_MS + 1000)
+  t.equal(await reasonOf(verifier.verify(cached)), 'unknown_kid', 'cached entry aged out with the key set; refetch dropped the key')
+  t.equal(await reasonOf(verifier.verify(await idp.sign({}, { kid: oldKid }))), 'unknown_kid')
+  t.same(await verifier.verify(await idp.sign({ sub: 'new' })), { sub: 'new' })
+})
+
+t.test('JWKS unavailable → 401 with reason jwks_unavailable, and recovery once it is back', async t => {
+  const idp = await createTestJwks({ now: clock })
+  t.teardown(() => idp.close())
+  const jwt = await idp.sign({ sub: 'patient' })
+
+  idp.setAvailable(false)
+  const verifier = verifierFor(idp)
+  t.equal(await reasonOf(verifier.verify(jwt)), 'jwks_unavailable', 'HTTP 503')
+  idp.setAvailable(true)
+  t.same(await verifier.verify(jwt), { sub: 'patient' }, 'failure was not cached')
+
+  const cases: Array<[string, JwtVerifierOptions['customFetch']]> = [
+    ['network error', async () => { throw new TypeError('fetch failed') }],
+    ['timeout', async () => { throw Object.assign(new Error('aborted'), { name: 'TimeoutError' }) }],
+    ['not JSON', async () => new Response('<html>', { status: 200 })],
+    ['not a JWKS', async () => new Response('{"keys":"nope"}', { status: 200 })],
+    ['a JWKS whose key does not import', async () => new Response(JSON.stringify({ keys: [{ kty: 'RSA', kid: idp.currentKid, n: '', e: '' }] }), { status: 200 })],
+    ['a JWKS whose key is too weak (RSA < 2048 bits)', async () => new Response(JSON.stringify({ keys: [{ kty: 'RSA', kid: idp.currentKid, n: 'AQAB', e: 'AQAB' }] }), { status: 200 })]
+  ]
+  for (const [name, customFetch] of cases) {
+    t.equal(await reasonOf(verifierFor(idp, { customFetch }).verify(jwt)), 'jwks_unavailable', name)
+  }
+
+  const closed = await createTestJwks({ now: clock })
+  const orphan = await closed.sign()
+  await closed.close()
+  await closed.close()
+  t.equal(await reasonOf(verifierFor(closed).verify(orphan)), 'jwks_unavailable', 'connection refused')
+})

@@ -1,0 +1,56 @@
+// End to end over real HTTP: the service listening on loopback, fetching from the emulator over
+// the wire, called with global fetch. Proves the byte-level request the provider sees and the
+// reply a browser app gets.
+import t from 'tap'
+import Fastify from 'fastify'
+import app from '../../src/app.js'
+import { loadConfig } from '../../src/config/load-config.js'
+import { createUpstreamEmulator } from '../../emulator/upstream-emulator.js'
+
+t.test('a caller gets a token fetched from the emulator over HTTP', async (t) => {
+  const emulator = createUpstreamEmulator({
+    tenants: {
+      bandwidth: { clientId: 'hgranger', clientSecret: 'Cr00k$h@nk$' },
+      global: { clientId: 'jdoe', clientSecret: 'correct-horse-battery-staple' }
+    }
+  })
+  await emulator.listen({ host: '127.0.0.1', port: 0 })
+  t.teardown(async () => { await emulator.close() })
+  const key = 'e2e-key-0123456789abcdef0123456789abcdef'
+  const config = loadConfig({
+    LOG_LEVEL: 'silent',
+    BANDWIDTH_CLIENT_ID: 'hgranger',
+    BANDWIDTH_CLIENT_SECRET: 'Cr00k$h@nk$',
+    BANDWIDTH_TOKEN_URL: emulator.tokenUrl('bandwidth'),
+    GLOBAL_WEBRTC_CLIENT_ID: 'jdoe',
+    GLOBAL_WEBRTC_CLIENT_SECRET: 'correct-horse-battery-staple',
+    GLOBAL_WEBRTC_TOKEN_URL: emulator.tokenUrl('global'),
+    DEFAULT_UPSTREAM: 'global',
+    API_KEYS: `e2e:${key}`
+  })
+  const server = Fastify({ logger: false })
+  await server.register(app, { config })
+  t.teardown(async () => { await server.close() })
+  const base = await server.listen({ host: '127.0.0.1', port: 0 })
+
+  const res = await fetch(`${base}/token/webrtc`, { headers: { 'x-api-key': key } })
+  t.equal(res.status, 200)
+  t.equal(res.headers.get('cache-control'), 'no-store')
+  const body = await res.json() as Record<string, unknown>
+  t.equal(body.upstream, 'global')
+  t.ok(emulator.issuedTokens('global').some((tok) => tok.accessToken === body.access_token), 'the emulator issued it')
+  t.ok((body.expires_in as number) <= 570 && (body.expires_in as number) >= 565)
+
+  const bw = await fetch(`${base}/token/webrtc?upstream=bandwidth`, { headers: { 'x-api-key': key } })
+  t.equal((await bw.json() as Record<string, unknown>).upstream, 'bandwidth')
+
+  // What the provider saw: the documented request, once per upstream (prewarm, joined by callers).
+  t.equal(emulator.requests('global'), 1)
+  t.equal(emulator.requests('bandwidth'), 1)
+  const seen = emulator.requestLog().find((r) => r.tenant === 'global')
+  t.match(seen, { method: 'POST', contentType: 'application/x-www-form-urlencoded', accept: 'application/json' })
+
+  const denied = await fetch(`${base}/token/webrtc`)
+  t.equal(denied.status, 401)
+  t.equal(denied.headers.get('www-authenticate'), 'Bearer')
+})

@@ -1,0 +1,114 @@
+// The emulator's command line, run as it is used (node --import tsx emulator/main.ts): it
+// prints one JSON line with its URLs, serves tokens for the credentials given in the
+// environment, stops with exit 0 on SIGTERM/SIGINT even with a request hanging, and refuses
+// bad settings with exit 1.
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { childEnv } from '../helpers/child-env.js'
+import type { ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { basic, startEmulator } from './fixtures/helpers.js'
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+
+interface Info { url: string, bandwidthTokenUrl: string, globalTokenUrl: string }
+interface Run { child: ChildProcess, info: Promise<Info>, exit: Promise<{ code: number | null, signal: string | null, stderr: string }> }
+
+function run (args: string[], env: Record<string, string> = {}): Run {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'emulator/main.ts', ...args], {
+    cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+  const info = new Promise<Info>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString()
+      if (stdout.includes('\n')) resolve(JSON.parse(stdout) as Info)
+    })
+    child.once('exit', () => reject(new Error(`exited before printing: ${stderr}`)))
+  })
+  info.catch(() => {})
+  const exit = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as string | null, stderr }))
+  return { child, info, exit }
+}
+
+const freePort = async (): Promise<number> => {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+t.test('serves tokens for the env credentials; SIGTERM with a hanging request: exit 0', async (t) => {
+  const { child, info, exit } = run([], {
+    EMULATOR_HOST: '127.0.0.1',
+    EMULATOR_BANDWIDTH_CLIENT_ID: 'jdoe',
+    EMULATOR_BANDWIDTH_CLIENT_SECRET: 'correct-horse-battery-staple',
+    EMULATOR_GLOBAL_CLIENT_ID: 'hgranger',
+    EMULATOR_GLOBAL_CLIENT_SECRET: 'Cr00k$h@nk$',
+    EMULATOR_GLOBAL_EXPIRES_IN: '120'
+  })
+  t.teardown(() => { child.kill('SIGKILL') })
+  const { url, bandwidthTokenUrl, globalTokenUrl } = await info
+  t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)
+  t.equal(bandwidthTokenUrl, `${url}/bandwidth/api/v1/oauth2/token`)
+  t.equal(globalTokenUrl, `${url}/global/api/v1/oauth2/token`)
+  const form = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }
+  const global = await fetch(globalTokenUrl, {
+    method: 'POST', headers: { ...form, authorization: 'Basic aGdyYW5nZXI6Q3IwMGskaEBuayQ=' }, body: 'grant_type=client_credentials&scope=voice.webrtc'
+  })
+  t.match(await global.json(), { token_type: 'Bearer', expires_in: 120 })
+  const bandwidth = await fetch(bandwidthTokenUrl, {
+    method: 'POST', headers: { ...form, authorization: basic('jdoe', 'correct-horse-battery-staple') }, body: 'grant_type=client_credentials'
+  })
+  t.match(await bandwidth.json(), { expires_in: 3600 })
+
+  await fetch(`${url}/__emulator/fault`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"tenant":"bandwidth","fault":{"kind":"hang"}}' })
+  const pending = fetch(bandwidthTokenUrl, { method: 'POST', headers: form, body: 'grant_type=client_credentials' })
+  pending.catch(() => {})
+  await t.resolveMatch(fetch(`${url}/__emulator/stats`).then(async (r) => r.json()), { requests: { bandwidth: 2 } })
+  const started = Date.now()
+  child.kill('SIGTERM')
+  t.match(await exit, { code: 0, signal: null })
+  t.ok(Date.now() - started < 3000, 'stopped promptly')
+  await t.rejects(pending, TypeError)
+})
+
+t.test('--port, EMULATOR_PORT, SIGINT, control routes switched off', async (t) => {
+  for (const [args, env] of [[['--port', 'PORT'], {}], [['--port=PORT'], {}], [[], { EMULATOR_PORT: 'PORT' }]] as const) {
+    const port = String(await freePort())
+    const { child, info, exit } = run(args.map((a) => a.replace('PORT', port)), {
+      ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replace('PORT', port)])),
+      EMULATOR_CONTROL_ROUTES: 'false'
+    })
+    t.teardown(() => { child.kill('SIGKILL') })
+    const { url } = await info
+    t.equal(url, `http://127.0.0.1:${port}`, JSON.stringify(args))
+    t.equal((await fetch(`${url}/__emulator/stats`)).status, 404)
+    child.kill('SIGINT')
+    t.match(await exit, { code: 0 })
+  }
+})
+
+t.test('bad settings: exit 1 with one line naming the problem', async (t) => {
+  const busy = await startEmulator(t)
+  const cases: Array<[string[], Record<string, string>, RegExp]> = [
+    [['--port', 'abc'], {}, /port must be an integer/],
+    [['--port=70000'], {}, /port must be an integer/],
+    [[], { EMULATOR_PORT: '-1' }, /port must be an integer/],
+    [[], { EMULATOR_BANDWIDTH_EXPIRES_IN: 'soon' }, /EMULATOR_BANDWIDTH_EXPIRES_IN must be a number/],
+    [[], { EMULATOR_PORT: new URL(busy.url).port }, /cannot listen: .*EADDRINUSE/]
+  ]
+  for (const [args, env, message] of cases) {
+    const { exit } = run(args, env)
+    const { code, stderr } = await exit
+    t.equal(code, 1, JSON.stringify([args, env]))
+    t.match(stderr, message)
+    t.equal(stderr.trim().split('\n').length, 1)
+  }
+})
