@@ -1,19 +1,32 @@
 // `npm run demo`: the one command a newcomer runs. Starts, on loopback, the upstream emulator
 // (emulator/) and the service wired to it with a freshly generated API key, then prints a
-// ready-to-paste curl line. Dev only: `npm start` never loads this file or the emulator.
+// ready-to-paste curl line. It also serves the demo page (demo/) from an origin of its own,
+// allowed in CORS_ORIGINS, with the browser token client compiled fresh from src/client/.
+// Dev only: `npm start` never loads this file, the emulator or the page.
 //
-//   npm run demo                # service on 127.0.0.1:8080 (a free port if 8080 is taken)
-//   npm run demo -- --port 0    # always a free port
+//   npm run demo                          # service on 127.0.0.1:8080 (a free port if 8080 is taken)
+//   npm run demo -- --port 0              # always a free port
+//   npm run demo -- --token-lifetime 40   # emulated tokens live 40 s: watch the page refresh
 import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import Fastify from 'fastify'
 import app from '../src/app.js'
 import { loadConfig } from '../src/config/load-config.js'
 import { serverOptions } from '../src/server-options.js'
 import { createUpstreamEmulator } from '../emulator/upstream-emulator.js'
+import { compileClient } from '../demo/compile-client.js'
+import { startDemoPageServer } from '../demo/page-server.js'
 
-const { values } = parseArgs({ options: { port: { type: 'string', default: '8080' } } })
+const { values } = parseArgs({ options: { port: { type: 'string', default: '8080' }, 'token-lifetime': { type: 'string' } } })
 const wantedPort = Number(values.port)
+const tokenLifetime = values['token-lifetime'] === undefined ? undefined : Number(values['token-lifetime'])
+if (tokenLifetime !== undefined && !(Number.isInteger(tokenLifetime) && tokenLifetime > 31)) {
+  process.stderr.write('demo: --token-lifetime must be whole seconds above 31 (the global upstream stops 30 s before expiry)\n')
+  process.exit(1)
+}
 
 const secret = (): string => randomBytes(24).toString('base64url')
 const credentials = {
@@ -22,6 +35,12 @@ const credentials = {
 }
 const emulator = createUpstreamEmulator({ tenants: credentials })
 await emulator.listen({ host: '127.0.0.1', port: 0 })
+if (tokenLifetime !== undefined) for (const tenant of ['bandwidth', 'global'] as const) emulator.setExpiresIn(tenant, tokenLifetime)
+
+// The demo page lives on its own origin, as a real app would; the service allows it by CORS.
+const clientDir = await mkdtemp(join(tmpdir(), 'token-client-'))
+const clientFile = await compileClient(clientDir)
+const page = await startDemoPageServer({ host: '127.0.0.1', port: 0 })
 
 const apiKey = randomBytes(32).toString('base64url')
 const config = loadConfig({
@@ -35,11 +54,12 @@ const config = loadConfig({
   GLOBAL_WEBRTC_CLIENT_SECRET: credentials.global.clientSecret,
   GLOBAL_WEBRTC_TOKEN_URL: emulator.tokenUrl('global'),
   DEFAULT_UPSTREAM: 'global',
-  API_KEYS: `demo:${apiKey}`
+  API_KEYS: `demo:${apiKey}`,
+  CORS_ORIGINS: page.origin
 })
 
 const fastify = Fastify(serverOptions(config))
-await fastify.register(app, { config })
+await fastify.register(app, { config, client: { file: clientFile } })
 
 async function listen (): Promise<string> {
   try {
@@ -50,13 +70,16 @@ async function listen (): Promise<string> {
   }
 }
 const url = await listen()
+page.configure({ serviceUrl: url, apiKey, upstream: 'global' })
 
 let stopping = false
 async function stop (): Promise<void> {
   if (stopping) return
   stopping = true
   await fastify.close()
+  await page.close()
   await emulator.close()
+  await rm(clientDir, { recursive: true, force: true })
 }
 const onSignal = (): void => {
   stop().catch((err: unknown) => { process.stderr.write(`demo: shutdown failed: ${String(err)}\n`); process.exitCode = 1 })
@@ -70,6 +93,10 @@ process.stdout.write([
   'Get a WebRTC token (global upstream by default; add ?upstream=bandwidth for the other):',
   '',
   `  curl -s -H 'X-API-Key: ${apiKey}' ${url}/token/webrtc`,
+  '',
+  'Open the demo page: a browser app on another origin using the token client:',
+  '',
+  `  ${page.url}`,
   '',
   'Press Ctrl+C to stop.',
   ''

@@ -1,9 +1,12 @@
 // Fastify server options derived from the config: logger (with redaction), proxy trust,
 // request ids and timeouts. Shared by src/server.ts and the test helper so tests run the
-// same logger and limits as production.
+// same logger and limits as production. Also the one structured log line per request
+// (`logRequest`, registered by the app), which replaces Fastify's two default lines.
 import { randomUUID } from 'node:crypto'
-import type { FastifyServerOptions, FastifyRequest } from 'fastify'
+import { LogController } from 'fastify'
+import type { FastifyServerOptions, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from './config/types.js'
+import { TOKEN_ROUTE, requestedUpstream } from './plugins/metrics.js'
 
 /** Paths pino replaces with a placeholder, wherever a header or token object gets logged. */
 export const REDACT_PATHS = [
@@ -41,6 +44,47 @@ export function loggableUrl (url: string): string {
   return `${url.slice(0, q)}?${out.join('&')}`
 }
 
+/** Routes that orchestrators and scrapers poll: their request lines log at debug, not info. */
+const PROBE_ROUTES = new Set(['/healthz', '/readyz', '/metrics'])
+
+/**
+ * onResponse hook: the one log line per request. The route pattern, never the raw URL (a path
+ * or query can carry anything a caller typed); the caller identity's name, never its credential;
+ * the upstream bounded as for metrics. Probes go to the root logger at debug, so a route's
+ * own `logLevel` (the probes keep theirs at warn) cannot hide them when debugging.
+ */
+export async function logRequest (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const route = request.routeOptions.url
+  const fields = {
+    method: request.method,
+    route,
+    status: reply.statusCode,
+    durationMs: Math.round(reply.elapsedTime * 100) / 100,
+    remoteAddress: request.ip,
+    ...(request.caller == null ? {} : { caller: request.caller.name }),
+    ...(request.authFailure == null ? {} : { authFailure: request.authFailure }),
+    ...(route === TOKEN_ROUTE ? { upstream: requestedUpstream(request) } : {})
+  }
+  if (route !== undefined && PROBE_ROUTES.has(route)) {
+    request.server.log.debug({ reqId: request.id, ...fields }, 'request completed')
+  } else {
+    request.log.info(fields, 'request completed')
+  }
+}
+
+/**
+ * Fastify's log lines minus its per-request pair ('incoming request', 'request completed'):
+ * logRequest writes the one line instead. Its failure lines (a request that errored after the
+ * reply, stream, writeHead and serializer failures) stay on.
+ */
+class OneRequestLine extends LogController {
+  override incomingRequest (): void {}
+
+  override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (error != null) super.requestCompleted(error, request, reply)
+  }
+}
+
 function trustHops (hops: number): (address: string, hop: number) => boolean {
   return (_address, hop) => hop < hops
 }
@@ -68,6 +112,8 @@ export function serverOptions (config: Config): FastifyServerOptions {
     // Inbound request ids are honoured only from a trusted proxy, and only if well-formed,
     // so genReqId reads the header itself instead of Fastify's unchecked requestIdHeader.
     requestIdHeader: false,
+    // One line per request, written by logRequest, instead of Fastify's pair.
+    logController: new OneRequestLine(),
     genReqId (req) {
       const inbound = trusted ? req.headers['x-request-id'] : undefined
       return typeof inbound === 'string' && REQUEST_ID.test(inbound) ? inbound : randomUUID()

@@ -5,7 +5,8 @@
 const SPAWNING = new Set([
   'test/server.test.ts',
   'test/scripts/demo.test.ts',
-  'test/emulator/main.test.ts'
+  'test/emulator/main.test.ts',
+  'test/browser/demo-page.test.ts'
 ])
 
 export default function coverageMap (testFile) {

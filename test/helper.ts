@@ -29,6 +29,8 @@ export interface BuildOptions {
   provider?: FakeProvider
   tokens?: AppOptions['tokens']
   auth?: AppOptions['auth']
+  /** Redis timings, for apps built with REDIS_URL in `env`. */
+  redis?: AppOptions['redis']
   /** Skip `ready()`, to test startup itself. */
   noReady?: boolean
 }
@@ -56,7 +58,8 @@ export async function build (t: Test, opts: BuildOptions = {}): Promise<Built> {
   await fastify.register(app, {
     config,
     tokens: { fetch: provider.fetch, ...opts.tokens },
-    ...(opts.auth !== undefined && { auth: opts.auth })
+    ...(opts.auth !== undefined && { auth: opts.auth }),
+    ...(opts.redis !== undefined && { redis: opts.redis })
   })
   t.teardown(async () => { await fastify.close() })
   if (opts.noReady !== true) await fastify.ready()

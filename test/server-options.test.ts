@@ -16,6 +16,8 @@ t.test('without TRUST_PROXY an inbound X-Request-Id and X-Forwarded-For are igno
   const res = await app.inject({ url: '/token/webrtc', headers: { 'x-request-id': 'from-client-1', 'x-forwarded-for': '203.0.113.9' } })
   t.equal(res.statusCode, 401)
   t.ok(logs.length > 0)
+  t.not(res.headers['x-request-id'], 'from-client-1', 'a fresh id is echoed instead')
+  t.match(String(res.headers['x-request-id']), /^[0-9a-f-]{36}$/)
   t.notMatch(logs.join('\n'), 'from-client-1')
   t.notMatch(logs.join('\n'), '203.0.113.9')
 })
@@ -26,6 +28,8 @@ t.test('behind a trusted proxy a well-formed X-Request-Id is kept, a malformed o
   await app.inject({ url: '/token/webrtc', headers: { 'x-request-id': 'abc-123_proxy', 'x-forwarded-for': '203.0.113.9' } })
   await app.inject({ url: '/token/webrtc', headers: { 'x-request-id': 'bad id with spaces' } })
   t.match(logs.join('\n'), '"reqId":"abc-123_proxy"')
+  const echoed = await app.inject({ url: '/healthz', headers: { 'x-request-id': 'echo-me-1' } })
+  t.equal(echoed.headers['x-request-id'], 'echo-me-1', 'the id is echoed on the reply')
   t.notMatch(logs.join('\n'), 'bad id with spaces')
 })
 

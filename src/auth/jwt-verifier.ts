@@ -3,6 +3,7 @@
 // Successes are cached by the token's SHA-256 until its `exp`, so the hot path does no crypto.
 // Every failure is one generic 401 whose message carries nothing from the token; the log-safe
 // `reason` says why. Plain TypeScript: the auth plugin wraps it.
+import * as crypto from 'node:crypto'
 import { createRemoteJWKSet, customFetch as customFetchOption, errors, jwtVerify } from 'jose'
 import type { FetchImplementation, JWTVerifyGetKey } from 'jose'
 import { LRUCache } from 'lru-cache'
@@ -69,6 +70,15 @@ export interface JwtVerifier {
   verify (jwt: string): Promise<{ sub: string }>
 }
 
+/**
+ * The cache key, on every request: the token's SHA-256 in base64. crypto.hash (Node ≥ 20.12) is
+ * one native call straight to base64, less than half the cost of createHash + Buffer#toString.
+ */
+const cacheKeyOf: (jwt: string) => string = typeof crypto.hash === 'function'
+  ? (jwt) => crypto.hash('sha256', jwt, 'base64')
+  /* c8 ignore next -- only Node < 20.12 lacks crypto.hash; CI runs Node 20.20 and 24 */
+  : (jwt) => sha256(jwt).toString('base64')
+
 // Three non-empty base64url segments; jose checks the rest.
 const COMPACT_JWS = /^[\w-]+\.[\w-]+\.[\w-]+$/
 
@@ -115,7 +125,7 @@ export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
         throw new JwtVerificationError('malformed')
       }
       const started = now()
-      const cacheKey = sha256(jwt).toString('base64')
+      const cacheKey = cacheKeyOf(jwt)
       const hit = cache.get(cacheKey)
       if (hit !== undefined) {
         if (started < hit.expiresAtMs) return { sub: hit.sub }

@@ -3,7 +3,7 @@
 // `authenticate` only records the outcome, so the rate limiter can count failed attempts per IP
 // before `requireCaller` turns a failure into a 401.
 import fp from 'fastify-plugin'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { FetchImplementation, JWTVerifyGetKey } from 'jose'
 import { ApiKeyVerifier } from '../auth/api-keys.js'
 import { createJwtVerifier, type JwtVerificationError, type JwtVerifier } from '../auth/jwt-verifier.js'
@@ -26,10 +26,10 @@ export interface AuthPluginOptions {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** onRequest hook: records `request.caller` or `request.authFailure`; never throws. */
-    authenticate: (request: FastifyRequest) => Promise<void>
-    /** onRequest hook: throws 401 unless `authenticate` found a caller. */
-    requireCaller: (request: FastifyRequest) => Promise<void>
+    /** onRequest hook: records `request.caller` or `request.authFailure`; never fails. */
+    authenticate: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
+    /** onRequest hook: fails with a 401 unless `authenticate` found a caller. */
+    requireCaller: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
   }
   interface FastifyRequest {
     caller: Caller | null
@@ -58,7 +58,11 @@ export default fp<AuthPluginOptions>(async function auth (fastify, opts) {
   fastify.decorateRequest('caller', null)
   fastify.decorateRequest('authFailure', null)
 
-  async function identify (request: FastifyRequest): Promise<Caller | string> {
+  /**
+   * The caller, or a log-safe failure reason. Synchronous for API keys and for every refusal
+   * that needs no crypto; a promise only while a JWT is being verified.
+   */
+  function identify (request: FastifyRequest): Caller | string | Promise<Caller | string> {
     const apiKey = request.headers['x-api-key']
     const authorization = request.headers.authorization
     if (apiKey !== undefined && authorization !== undefined) return 'ambiguous_credentials'
@@ -72,27 +76,38 @@ export default fp<AuthPluginOptions>(async function auth (fastify, opts) {
     const match = BEARER.exec(authorization)
     if (match === null) return 'malformed_authorization'
     if (jwtVerifier === undefined) return 'jwt_disabled'
-    try {
-      const { sub } = await jwtVerifier.verify(match[1] as string)
-      return { name: sub, method: 'jwt' }
-    } catch (err) {
-      const { reason } = err as JwtVerificationError
-      if (reason === 'jwks_unavailable') request.log.warn({ reason }, 'cannot verify JWT: JWKS unavailable')
-      return reason
-    }
+    return jwtVerifier.verify(match[1] as string).then(
+      ({ sub }): Caller => ({ name: sub, method: 'jwt' }),
+      (err: unknown) => {
+        const { reason } = err as JwtVerificationError
+        if (reason === 'jwks_unavailable') request.log.warn({ reason }, 'cannot verify JWT: JWKS unavailable')
+        return reason
+      })
   }
 
-  fastify.decorate('authenticate', async function authenticate (request: FastifyRequest) {
-    const outcome = await identify(request)
+  function record (request: FastifyRequest, outcome: Caller | string): void {
     if (typeof outcome === 'string') {
       request.authFailure = outcome
-      request.log.info({ reason: outcome }, 'authentication failed')
+      // The request's own log line carries `authFailure`; this one is for debugging, so that a
+      // flood of bad credentials costs one log line per request, not two.
+      request.log.debug({ reason: outcome }, 'authentication failed')
     } else {
       request.caller = outcome
     }
+  }
+
+  // Callback-style hooks (hot path): no promise per request unless a JWT is being verified.
+  fastify.decorate('authenticate', function authenticate (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) {
+    const outcome = identify(request)
+    if (outcome instanceof Promise) {
+      outcome.then((result) => { record(request, result); done() }, done)
+    } else {
+      record(request, outcome)
+      done()
+    }
   })
 
-  fastify.decorate('requireCaller', async function requireCaller (request: FastifyRequest) {
-    if (request.caller === null) throw new UnauthorizedError()
+  fastify.decorate('requireCaller', function requireCaller (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) {
+    done(request.caller === null ? new UnauthorizedError() : undefined)
   })
 }, { name: 'auth', fastify: '5.x', dependencies: ['config'] })

@@ -40,7 +40,9 @@ export default fp(async function errorHandler (fastify) {
       const upstream = (err as { upstream?: string }).upstream
       const errorClass = (err as { errorClass?: string }).errorClass
       if (err instanceof AppError) {
-        request.log.warn({ code: out.code, upstream, errorClass }, 'token request failed')
+        // Debug only: the token manager logs each outage once per state change at warn, so a
+        // line per failed request would only flood the log during an outage.
+        request.log.debug({ code: out.code, upstream, errorClass }, 'token request failed')
       } else {
         // Unexpected: log type and stack only, never the message of a foreign error verbatim
         // at info level; stack frames hold code locations, not request data.

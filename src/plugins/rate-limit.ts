@@ -1,10 +1,13 @@
 // Rate limits on /token/webrtc: RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS per caller identity,
 // and per client IP for requests whose authentication failed, so guessing keys is slow.
 // One limiter with two key spaces, because @fastify/rate-limit runs at most one limiter per request.
+// With REDIS_URL the counters are shared by all replicas, and local while Redis is down
+// (src/redis/rate-limit-store.ts explains why that beats skipping the limit).
 import fp from 'fastify-plugin'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyRequest, onRequestHookHandler } from 'fastify'
 import { AppError } from '../lib/errors.js'
+import { sharedRateLimitStore } from '../redis/rate-limit-store.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -19,7 +22,15 @@ export function rateLimitKey (request: FastifyRequest): string {
 
 export default fp(async function rateLimitPlugin (fastify) {
   const { max, windowMs } = fastify.config.rateLimit
-  await fastify.register(rateLimit, { global: false })
+  const { redis } = fastify
+  await fastify.register(rateLimit, {
+    global: false,
+    ...(redis !== null && {
+      store: sharedRateLimitStore(redis, 'wts:rl:'),
+      // The store already falls back to local counters; should it still fail, let the request through.
+      skipOnError: true
+    })
+  })
   fastify.decorate('callerRateLimit', fastify.rateLimit({
     max,
     timeWindow: windowMs,
@@ -28,4 +39,4 @@ export default fp(async function rateLimitPlugin (fastify) {
       return new AppError(429, 'RATE_LIMITED', `Rate limit exceeded, retry in ${context.after}`)
     }
   }))
-}, { name: 'rate-limit', fastify: '5.x', dependencies: ['config'] })
+}, { name: 'rate-limit', fastify: '5.x', dependencies: ['config', 'redis'] })

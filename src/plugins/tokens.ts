@@ -39,7 +39,8 @@ export default fp<TokensPluginOptions>(async function tokens (fastify, opts) {
       upstream,
       refreshAt: config.tokenRefreshAt,
       timeoutMs: config.upstreamTimeoutMs,
-      logger: fastify.log.child({ upstream: id }),
+      // The manager puts `upstream` in every line itself.
+      logger: fastify.log,
       clock: opts.clock,
       fetch: opts.fetch,
       random: opts.random,

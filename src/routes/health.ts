@@ -12,7 +12,9 @@ const UpstreamStatus = Type.Object({
 
 const ReadyReply = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('draining')]),
-  upstreams: Type.Record(Type.String(), UpstreamStatus)
+  upstreams: Type.Record(Type.String(), UpstreamStatus),
+  /** Only with REDIS_URL. Down is not unready: the replica serves from its local cache meanwhile. */
+  redis: Type.Optional(Type.Union([Type.Literal('up'), Type.Literal('down')]))
 }, { additionalProperties: false })
 
 const healthRoutes: FastifyPluginAsyncTypebox = async function healthRoutes (fastify) {
@@ -37,7 +39,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async function healthRoutes (fas
     }
     const draining = fastify.lifecycle.draining
     reply.header('cache-control', 'no-store').code(draining ? 503 : 200)
-    return { status: draining ? 'draining' as const : 'ready' as const, upstreams }
+    const redis = fastify.redis === null ? {} : { redis: fastify.redis.status }
+    return { status: draining ? 'draining' as const : 'ready' as const, upstreams, ...redis }
   })
 }
 

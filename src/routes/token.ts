@@ -27,8 +27,9 @@ const tokenRoute: FastifyPluginAsyncTypebox = async function tokenRoute (fastify
       response: { 200: TokenReply, ...errorReplies(400, 401, 429, 500, 502, 503) }
     },
     onRequest: [
-      async function noStore (_request, reply) {
+      function noStore (_request, reply, done) {
         reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
+        done()
       },
       fastify.authenticate,
       fastify.callerRateLimit,

@@ -53,6 +53,12 @@ t.test('no secret, key, token or JWT in any log line, error body or header', asy
   await call(broken.app, '/token/webrtc', { 'x-api-key': API_KEY })
   await call(broken.app, '/token/webrtc?upstream=bandwidth', { 'x-api-key': API_KEY })
   await call(broken.app, '/readyz')
+  // The request log line and the metrics carry the route, caller name and upstream: a credential
+  // in the upstream value or in the path must reach neither, and neither may the scrape.
+  await call(healthy.app, `/token/webrtc?upstream=${API_KEY}`, { 'x-api-key': OTHER_KEY })
+  await call(healthy.app, `/token/webrtc?upstream=${good}`, { authorization: `Bearer ${good}` })
+  await call(healthy.app, `/token/${API_KEY}`)
+  for (const built of [healthy, broken]) exposed.push((await built.app.inject({ url: '/metrics' })).body)
 
   t.ok(successes >= 3 && provider.issued.length >= 2, 'tokens were issued, so the scan has something to find')
   const logs = [...healthy.logs, ...broken.logs]

@@ -1,0 +1,133 @@
+// Summarises a V8 .cpuprofile (from `node --cpu-prof`): the top frames by self time, and time by
+// package counted inclusively (a sample counts once for every package on its stack, so "pino"
+// is the whole cost of logging, including the write(2) it triggers). Used by `npm run bench --
+// --profile`; also runs alone: `npx tsx bench/cpuprofile-summary.ts <file.cpuprofile> [top]`.
+import { readFileSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
+
+interface CallFrame { functionName: string, url: string, lineNumber: number }
+interface ProfileNode { id: number, callFrame: CallFrame, children?: number[] }
+export interface CpuProfile { nodes: ProfileNode[], samples: number[], timeDeltas: number[], startTime: number, endTime: number }
+
+export interface FrameCost { frame: string, selfMs: number, selfPct: number }
+export interface PackageCost { pkg: string, inclusiveMs: number, inclusivePct: number }
+export interface InclusiveCost { frame: string, inclusiveMs: number, inclusivePct: number }
+export interface ProfileSummary {
+  /** Sampled time excluding (idle): what the process spent working. */
+  busyMs: number
+  idleMs: number
+  topSelf: FrameCost[]
+  /** Frames of the project and its dependencies (not Node internals) by time spent in or under them. */
+  topInclusive: InclusiveCost[]
+  byPackage: PackageCost[]
+}
+
+/** Where a frame's code lives: a package name, `node:internal`, a project file, or a V8 pseudo-frame. */
+export function packageOf (frame: CallFrame): string {
+  const { url, functionName } = frame
+  if (url === '') return functionName.startsWith('(') ? functionName : '(native)'
+  const nm = url.lastIndexOf('/node_modules/')
+  if (nm !== -1) {
+    const parts = url.slice(nm + 14).split('/')
+    return parts[0]?.startsWith('@') === true ? `${parts[0]}/${parts[1] ?? ''}` : (parts[0] ?? url)
+  }
+  if (url.startsWith('node:')) return 'node:internal'
+  const project = url.match(/\/(src|bench|emulator)\/(.+)$/)
+  return project === null ? url : `${project[1] ?? ''}/${project[2] ?? ''}`
+}
+
+function frameName (frame: CallFrame): string {
+  const name = frame.functionName === '' ? '(anonymous)' : frame.functionName
+  if (frame.url === '') return name
+  const nm = frame.url.lastIndexOf('/node_modules/')
+  const where = nm !== -1 ? frame.url.slice(nm + 14) : frame.url.replace(/^file:\/\/.*?\/(src|bench|emulator)\//, '$1/')
+  return `${name} ${where}:${frame.lineNumber + 1}`
+}
+
+export function summarize (profile: CpuProfile, top = 25): ProfileSummary {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]))
+  const parent = new Map<number, number>()
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
+
+  // Self time: sample i lasted until sample i+1 (timeDeltas[i+1]), in microseconds.
+  const selfUs = new Map<number, number>()
+  const { samples, timeDeltas } = profile
+  for (let i = 0; i < samples.length; i++) {
+    const us = timeDeltas[i + 1] ?? 0
+    const id = samples[i] as number
+    selfUs.set(id, (selfUs.get(id) ?? 0) + us)
+  }
+
+  const packagesOnStack = new Map<number, Set<string>>()
+  const stackPackages = (id: number): Set<string> => {
+    const cached = packagesOnStack.get(id)
+    if (cached !== undefined) return cached
+    const node = byId.get(id)
+    const up = parent.get(id)
+    const set = new Set(up === undefined ? [] : stackPackages(up))
+    if (node !== undefined && node.callFrame.functionName !== '(root)') set.add(packageOf(node.callFrame))
+    packagesOnStack.set(id, set)
+    return set
+  }
+
+  const framesOnStack = new Map<number, Set<string>>()
+  const stackFrames = (id: number): Set<string> => {
+    const cached = framesOnStack.get(id)
+    if (cached !== undefined) return cached
+    const node = byId.get(id)
+    const up = parent.get(id)
+    const set = new Set(up === undefined ? [] : stackFrames(up))
+    if (node !== undefined && node.callFrame.url !== '' && !node.callFrame.url.startsWith('node:')) set.add(frameName(node.callFrame))
+    framesOnStack.set(id, set)
+    return set
+  }
+
+  let idleUs = 0
+  let busyUs = 0
+  const frameUs = new Map<string, number>()
+  const packageUs = new Map<string, number>()
+  const inclusiveUs = new Map<string, number>()
+  for (const [id, us] of selfUs) {
+    const node = byId.get(id)
+    if (node === undefined) continue
+    if (node.callFrame.functionName === '(idle)') { idleUs += us; continue }
+    busyUs += us
+    const name = frameName(node.callFrame)
+    frameUs.set(name, (frameUs.get(name) ?? 0) + us)
+    for (const pkg of stackPackages(id)) packageUs.set(pkg, (packageUs.get(pkg) ?? 0) + us)
+    for (const frame of stackFrames(id)) inclusiveUs.set(frame, (inclusiveUs.get(frame) ?? 0) + us)
+  }
+
+  const pct = (us: number): number => busyUs === 0 ? 0 : Math.round(1000 * us / busyUs) / 10
+  const ms = (us: number): number => Math.round(us / 100) / 10
+  return {
+    busyMs: ms(busyUs),
+    idleMs: ms(idleUs),
+    topSelf: [...frameUs].sort((a, b) => b[1] - a[1]).slice(0, top)
+      .map(([frame, us]) => ({ frame, selfMs: ms(us), selfPct: pct(us) })),
+    topInclusive: [...inclusiveUs].sort((a, b) => b[1] - a[1]).slice(0, top * 2)
+      .map(([frame, us]) => ({ frame, inclusiveMs: ms(us), inclusivePct: pct(us) })),
+    byPackage: [...packageUs].sort((a, b) => b[1] - a[1]).slice(0, top)
+      .map(([pkg, us]) => ({ pkg, inclusiveMs: ms(us), inclusivePct: pct(us) }))
+  }
+}
+
+export function formatSummary (summary: ProfileSummary): string {
+  const lines = [`busy ${summary.busyMs} ms, idle ${summary.idleMs} ms`, '', 'self time (% of busy)  frame']
+  for (const f of summary.topSelf) lines.push(`${f.selfPct.toFixed(1).padStart(6)} %  ${f.selfMs.toFixed(0).padStart(7)} ms  ${f.frame}`)
+  lines.push('', 'inclusive time by frame, project and dependencies (% of busy)')
+  for (const f of summary.topInclusive) lines.push(`${f.inclusivePct.toFixed(1).padStart(6)} %  ${f.inclusiveMs.toFixed(0).padStart(7)} ms  ${f.frame}`)
+  lines.push('', 'inclusive time by package (% of busy; a sample counts for every package on its stack)')
+  for (const p of summary.byPackage) lines.push(`${p.inclusivePct.toFixed(1).padStart(6)} %  ${p.inclusiveMs.toFixed(0).padStart(7)} ms  ${p.pkg}`)
+  return lines.join('\n')
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const file = process.argv[2]
+  if (file === undefined) {
+    process.stderr.write('usage: npx tsx bench/cpuprofile-summary.ts <file.cpuprofile> [top]\n')
+    process.exit(2)
+  }
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile
+  process.stdout.write(formatSummary(summarize(profile, Number(process.argv[3] ?? 25))) + '\n')
+}

@@ -1,0 +1,23 @@
+// The IPC messages between the benchmark orchestrator (bench/run.ts) and the server processes it
+// spawns (bench/bare-fastify.ts, bench/service.ts). Configuration travels over IPC rather than
+// the environment, so a developer's shell settings never leak into what is measured.
+
+export type ToChild =
+  /** Service only: the environment object handed to loadConfig; `countRequests` counts HTTP requests received. */
+  | { type: 'start', env: Record<string, string>, countRequests: boolean }
+  | { type: 'stats' }
+  /** Close the server and exit 0 (which also writes a --cpu-prof profile). */
+  | { type: 'stop' }
+
+export type FromChild =
+  | { type: 'listening', port: number }
+  /** cpuUs: user + system CPU time of the process so far, microseconds. */
+  | { type: 'stats', rssBytes: number, heapUsedBytes: number, cpuUs: number, received: number }
+  | { type: 'failed', message: string }
+
+/** Process memory and CPU time and, when counting was asked for, HTTP requests received so far. */
+export function statsMessage (received: number): FromChild {
+  const { rss, heapUsed } = process.memoryUsage()
+  const { user, system } = process.cpuUsage()
+  return { type: 'stats', rssBytes: rss, heapUsedBytes: heapUsed, cpuUs: user + system, received }
+}

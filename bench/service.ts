@@ -1,0 +1,51 @@
+// The service under test, in its own process: the real app plugin with the production server
+// options (logger, redaction, request ids, timeouts) from a config built by loadConfig. The
+// orchestrator (bench/run.ts) sends the environment object over IPC, so nothing of the shell's
+// environment is read. The provider emulator and the JWKS live in the orchestrator, so a CPU
+// profile of this process (node --cpu-prof) holds the service alone.
+import Fastify from 'fastify'
+import app from '../src/app.js'
+import { loadConfig } from '../src/config/load-config.js'
+import { serverOptions } from '../src/server-options.js'
+import { statsMessage, type FromChild, type ToChild } from './protocol.js'
+
+const send = (message: FromChild): void => { process.send?.(message) }
+
+function waitForStart (): Promise<Extract<ToChild, { type: 'start' }>> {
+  return new Promise((resolve) => {
+    const onMessage = (message: ToChild): void => {
+      if (message.type !== 'start') return
+      process.off('message', onMessage)
+      resolve(message)
+    }
+    process.on('message', onMessage)
+  })
+}
+
+process.on('disconnect', () => process.exit(0))
+
+const start = await waitForStart()
+try {
+  const config = loadConfig(start.env)
+  const fastify = Fastify(serverOptions(config))
+  // Only the stampede counts requests: one extra 'request' listener on the Node server, so
+  // the orchestrator knows every request has reached the service before the provider answers.
+  let received = 0
+  if (start.countRequests) fastify.server.on('request', () => { received++ })
+  await fastify.register(app, { config })
+
+  process.on('message', (message: ToChild) => {
+    if (message.type === 'stats') send(statsMessage(received))
+    if (message.type === 'stop') {
+      fastify.close().then(() => process.exit(0), () => process.exit(1))
+    }
+  })
+
+  await fastify.listen({ host: config.host, port: config.port })
+  const address = fastify.server.address()
+  send({ type: 'listening', port: typeof address === 'object' && address !== null ? address.port : 0 })
+} catch (err) {
+  // ConfigError lines name variables, never values; anything else is a bench bug.
+  send({ type: 'failed', message: err instanceof Error ? err.message : String(err) })
+  process.exit(1)
+}

@@ -1,0 +1,428 @@
+// The browser token client. Bandwidth's WebRTC SDK takes a raw OAuth token
+// (`BandwidthUA.setOAuthToken`) and has no refresh callback, so this module keeps a fresh token
+// from this service and hands each new one to the app. A dependency-free ES module, built with
+// DOM types (tsconfig.client.json), published as the package's `./client` export and served at
+// GET /client/token-client.js.
+//
+// The fetch, clock, timers, randomness and the document/window event sources are injectable
+// (`env`), so the scheduling logic is unit-tested in Node with a fake clock. The access token
+// travels only from the response body to `get()` and `onToken`: never into a URL, storage, the
+// console or an error (errors carry statuses and codes, never a response body).
+
+/** A token as GET /token/webrtc returns it (contract fields only). Frozen. */
+export interface Token {
+  readonly access_token: string
+  readonly token_type: 'Bearer'
+  /** Whole seconds from the response until the token must no longer be used. */
+  readonly expires_in: number
+  /** That instant in ISO 8601 UTC, on the service's clock. */
+  readonly expires_at: string
+  readonly upstream: string
+}
+
+/** What `headers()` may return: the `HeadersInit` of fetch. */
+export type TokenClientHeaders = NonNullable<RequestInit['headers']>
+
+export type TokenClientErrorCode =
+  /** 401: the caller's credentials were refused. Refreshing stops; re-authenticate, then call get(). */
+  | 'UNAUTHORIZED'
+  /** Another 4xx (e.g. an unknown upstream): a configuration error. Refreshing stops. */
+  | 'REJECTED'
+  /** 429: retried after `Retry-After`. */
+  | 'RATE_LIMITED'
+  /** 503: retried after `Retry-After`. */
+  | 'UNAVAILABLE'
+  /** Another 5xx: retried with backoff. */
+  | 'SERVER_ERROR'
+  /** An answer that is not a token: retried with backoff. */
+  | 'BAD_RESPONSE'
+  /** The request failed (offline, refused by CORS, DNS): retried with backoff and when back online. */
+  | 'NETWORK'
+  /** No answer within `timeoutMs`: retried with backoff. */
+  | 'TIMEOUT'
+  /** `options.headers()` threw or rejected (see `cause`): retried with backoff. */
+  | 'HEADERS'
+  /** stop() was called. */
+  | 'STOPPED'
+
+export class TokenClientError extends Error {
+  readonly code: TokenClientErrorCode
+  /** HTTP status of the service's answer, when there was one. */
+  readonly status: number | undefined
+  /** The service's error `code` (e.g. `UPSTREAM_UNAVAILABLE`), when it sent one. */
+  readonly serviceCode: string | undefined
+  /** Milliseconds until the client retries on its own; undefined when it will not. */
+  readonly retryInMs: number | undefined
+
+  constructor (code: TokenClientErrorCode, message: string, details: {
+    status?: number | undefined
+    serviceCode?: string | undefined
+    retryInMs?: number | undefined
+    cause?: unknown
+  } = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause })
+    this.name = 'TokenClientError'
+    this.code = code
+    this.status = details.status
+    this.serviceCode = details.serviceCode
+    this.retryInMs = details.retryInMs
+  }
+}
+
+/** An event source such as `window` (for `online`). */
+export interface ListenerTarget {
+  addEventListener: (type: string, listener: () => void) => void
+  removeEventListener: (type: string, listener: () => void) => void
+}
+
+/** An event source such as `document` (for `visibilitychange`). */
+export interface VisibilityTarget extends ListenerTarget {
+  readonly visibilityState: string
+}
+
+/** Everything the client takes from its environment; the defaults are the browser's. */
+export interface TokenClientEnv {
+  fetch: (url: string, init: RequestInit) => Promise<Response>
+  /** Wall clock, ms since the epoch. */
+  now: () => number
+  setTimeout: (callback: () => void, ms: number) => unknown
+  clearTimeout: (handle: unknown) => void
+  /** In [0, 1). */
+  random: () => number
+  /** Receives exceptions thrown by `onToken` and `onError`, which must not break the client. */
+  reportError: (error: unknown) => void
+  document: VisibilityTarget | undefined
+  window: ListenerTarget | undefined
+  /** Base for a relative `url` (the page's location). */
+  baseUrl: string | undefined
+}
+
+export interface TokenClientOptions {
+  /** The service's token endpoint, e.g. `https://tokens.example.com/token/webrtc`. */
+  url: string | URL
+  /** `bandwidth` or `global`; the service's default when omitted. Sent as `?upstream=`. */
+  upstream?: string
+  /** The caller's credentials, asked for before every request (e.g. a fresh IdP access token). */
+  headers: () => TokenClientHeaders | Promise<TokenClientHeaders>
+  /** Called with every new token, including the first. */
+  onToken: (token: Token) => void
+  /** Called with every failed request, and whether and when the client retries. */
+  onError?: (error: TokenClientError) => void
+  /** Per request. Default 10 000. */
+  timeoutMs?: number
+  /** Test seams; the defaults are the browser's. */
+  env?: Partial<TokenClientEnv>
+}
+
+export interface TokenClient {
+  /**
+   * A token with time left: the held one, or the one being fetched (concurrent calls share one
+   * request). The first call starts the refresh cycle. Rejects with a TokenClientError.
+   */
+  get: () => Promise<Token>
+  /** Stops refreshing for good, aborts a request in flight and drops the token. */
+  stop: () => void
+}
+
+/** Longest delay setTimeout honours; browsers treat anything larger as 0. */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+/** The next fetch happens at this fraction of `expires_in`, spread by jitter... */
+export const REFRESH_AT = 0.8
+/** ...of plus or minus this much, so many tabs do not refresh in lockstep. */
+export const REFRESH_JITTER = 0.05
+/** Never refresh sooner than this after a response, so short-lived answers cannot cause a request loop. */
+export const MIN_REFRESH_DELAY_MS = 1000
+export const DEFAULT_TIMEOUT_MS = 10_000
+export const BACKOFF_BASE_MS = 1000
+export const BACKOFF_CAP_MS = 30_000
+/** A `Retry-After` is honoured up to this, so one bad header cannot park the client for days. */
+export const RETRY_AFTER_CAP_MS = 600_000
+
+interface BrowserGlobals {
+  document?: VisibilityTarget
+  addEventListener?: ListenerTarget['addEventListener']
+  location?: { href: string }
+  reportError?: (error: unknown) => void
+}
+
+function browserEnv (): TokenClientEnv {
+  const g = globalThis as unknown as BrowserGlobals
+  return {
+    // Wrapped: fetch and the timers throw "Illegal invocation" when called as methods of another object.
+    fetch: async (url, init) => await globalThis.fetch(url, init),
+    now: () => Date.now(),
+    setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
+    clearTimeout: (handle) => { globalThis.clearTimeout(handle as ReturnType<typeof globalThis.setTimeout>) },
+    random: () => Math.random(),
+    reportError: (error) => {
+      if (g.reportError !== undefined) g.reportError(error)
+      else queueMicrotask(() => { throw error })
+    },
+    document: g.document,
+    window: g.addEventListener === undefined ? undefined : g as ListenerTarget,
+    baseUrl: g.location?.href
+  }
+}
+
+/** A failed attempt, before the retry decision turns it into a TokenClientError. */
+interface Problem {
+  code: TokenClientErrorCode
+  message: string
+  status?: number
+  serviceCode?: string
+  retryAfterMs?: number
+  cause?: unknown
+}
+
+const unit = (value: number): number => (value >= 0 ? Math.min(value, 1) : 0)
+const noop = (): void => {}
+
+/** `Retry-After` (delta-seconds or HTTP-date) in ms from `now`; undefined when absent or unparseable. */
+export function parseRetryAfter (value: string | null, now: number): number | undefined {
+  if (value === null) return undefined
+  const text = value.trim()
+  if (/^\d+$/.test(text)) return Math.min(Number(text) * 1000, RETRY_AFTER_CAP_MS)
+  // An HTTP-date starts with the day's name; Date.parse alone would take "-3" for a year.
+  const at = /^[A-Za-z]{3}/.test(text) ? Date.parse(text) : Number.NaN
+  if (Number.isNaN(at)) return undefined
+  return Math.min(Math.max(0, at - now), RETRY_AFTER_CAP_MS)
+}
+
+/** The contract fields of a token response, or undefined when the body is not a usable token. */
+export function parseToken (body: unknown): Token | undefined {
+  if (typeof body !== 'object' || body === null) return undefined
+  const b = body as Record<string, unknown>
+  const { access_token: accessToken, token_type: tokenType, expires_in: expiresIn, expires_at: expiresAt, upstream } = b
+  if (typeof accessToken !== 'string' || accessToken === '') return undefined
+  if (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer') return undefined
+  if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn <= 0) return undefined
+  if (typeof expiresAt !== 'string' || typeof upstream !== 'string') return undefined
+  return Object.freeze({ access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn, expires_at: expiresAt, upstream })
+}
+
+/** The service's machine-readable error code, if the body is its JSON error; never the body itself. */
+async function serviceCodeOf (response: Response): Promise<string | undefined> {
+  try {
+    const body = await response.json() as { code?: unknown } | null
+    const code = body?.code
+    return typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) ? code : undefined
+  } catch {
+    return undefined
+  }
+}
+
+async function problemOf (response: Response, now: number): Promise<Problem> {
+  const status = response.status
+  const serviceCode = await serviceCodeOf(response)
+  const message = `token service answered ${status}${serviceCode === undefined ? '' : ` (${serviceCode})`}`
+  const problem = (code: TokenClientErrorCode): Problem => ({ code, message, status, serviceCode })
+  if (status === 401) return problem('UNAUTHORIZED')
+  if (status === 429 || status === 503) {
+    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), now)
+    return { ...problem(status === 429 ? 'RATE_LIMITED' : 'UNAVAILABLE'), retryAfterMs }
+  }
+  if (status >= 400 && status < 500) return problem('REJECTED')
+  if (status >= 500) return problem('SERVER_ERROR')
+  return problem('BAD_RESPONSE')
+}
+
+function requestUrl (url: string | URL, upstream: string | undefined, base: string | undefined): string {
+  const target = new URL(String(url), base)
+  if (upstream !== undefined) target.searchParams.set('upstream', upstream)
+  return target.href
+}
+
+export function createTokenClient (options: TokenClientOptions): TokenClient {
+  if (typeof options?.headers !== 'function') throw new TypeError('createTokenClient: options.headers must be a function')
+  if (typeof options.onToken !== 'function') throw new TypeError('createTokenClient: options.onToken must be a function')
+  if (options.onError !== undefined && typeof options.onError !== 'function') {
+    throw new TypeError('createTokenClient: options.onError must be a function')
+  }
+  const env: TokenClientEnv = { ...browserEnv(), ...options.env }
+  const target = requestUrl(options.url, options.upstream, env.baseUrl)
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+
+  // All instants are wall-clock ms (env.now), so a check after a throttled or suspended timer
+  // (background tab, sleeping laptop) sees how much time really passed.
+  let token: Token | undefined
+  /** When `token` must no longer be used. */
+  let deadline = 0
+  /** When to fetch the next token. */
+  let refreshAt = 0
+  /** After a failure: no request before `until`. A server's Retry-After outlasts coming back online. */
+  let backoff: { until: number, problem: Problem, fromServer: boolean } | undefined
+  let failures = 0
+  /** Refreshing on its own: from the first get() until a 401/4xx or stop(). */
+  let running = false
+  let stopped = false
+  let inflight: Promise<Token> | undefined
+  let controller: AbortController | undefined
+  let timer: unknown
+  let armed = false
+
+  const safely = (fn: () => void): void => {
+    try {
+      fn()
+    } catch (err) {
+      env.reportError(err)
+    }
+  }
+
+  function disarm (): void {
+    if (armed) env.clearTimeout(timer)
+    armed = false
+  }
+
+  /** One timer at a time, capped, because longer delays would fire at once. */
+  function arm (at: number): void {
+    disarm()
+    armed = true
+    timer = env.setTimeout(() => {
+      armed = false
+      check()
+    }, Math.min(Math.max(at - env.now(), 0), MAX_TIMER_MS))
+  }
+
+  /** The timer, a visible tab and coming online all land here: fetch if due, else wait again. */
+  function check (): void {
+    if (!running || inflight !== undefined) return
+    const now = env.now()
+    if (backoff !== undefined && now < backoff.until) return arm(backoff.until)
+    if (token === undefined || now >= refreshAt) {
+      // A failure is reported through onError and schedules its own retry.
+      refresh().catch(noop)
+      return
+    }
+    arm(refreshAt)
+  }
+
+  function refresh (): Promise<Token> {
+    inflight ??= attempt().finally(() => { inflight = undefined })
+    return inflight
+  }
+
+  async function attempt (): Promise<Token> {
+    disarm()
+    // Counted from before the request, like the service's own expiry: never too late.
+    const startedAt = env.now()
+    const abort = new AbortController()
+    controller = abort
+    const timeout = env.setTimeout(() => { abort.abort() }, timeoutMs)
+    let outcome: Token | Problem
+    try {
+      outcome = await request(abort.signal)
+    } finally {
+      env.clearTimeout(timeout)
+      controller = undefined
+    }
+    if (stopped) throw new TokenClientError('STOPPED', 'the token client was stopped')
+    if ('access_token' in outcome) return succeed(outcome, startedAt)
+    throw fail(outcome)
+  }
+
+  async function request (signal: AbortSignal): Promise<Token | Problem> {
+    const lost = (): Problem => signal.aborted
+      ? { code: 'TIMEOUT', message: `no answer from the token service within ${timeoutMs} ms` }
+      : { code: 'NETWORK', message: 'the token request failed (network, or refused by CORS)' }
+    let headers: TokenClientHeaders
+    try {
+      headers = await options.headers()
+    } catch (cause) {
+      return { code: 'HEADERS', message: 'options.headers() failed', cause }
+    }
+    if (signal.aborted) return lost()
+    let response: Response
+    try {
+      // Credentials go in headers only: no cookies, no caching, no redirect to follow them.
+      // (`cache` is typed separately: Node's RequestInit lacks it, and Node's tests load this file.)
+      const init: RequestInit & { cache: 'no-store' } = { method: 'GET', headers, cache: 'no-store', credentials: 'omit', redirect: 'error', signal }
+      response = await env.fetch(target, init)
+    } catch {
+      return lost()
+    }
+    if (response.status !== 200) return await problemOf(response, env.now())
+    let body: unknown
+    try {
+      body = await response.json()
+    } catch {
+      return signal.aborted ? lost() : { code: 'BAD_RESPONSE', message: 'the token response is not JSON', status: 200 }
+    }
+    return parseToken(body) ?? { code: 'BAD_RESPONSE', message: 'the token response is not a token', status: 200 }
+  }
+
+  function succeed (fresh: Token, startedAt: number): Token {
+    token = fresh
+    failures = 0
+    backoff = undefined
+    // The deadline is the instant `expires_at` names, counted on this device's clock from
+    // `expires_in`, so a skewed device clock can neither cause a refetch loop nor overuse a token.
+    const lifetimeMs = fresh.expires_in * 1000
+    deadline = startedAt + lifetimeMs
+    const fraction = REFRESH_AT + REFRESH_JITTER * (2 * unit(env.random()) - 1)
+    refreshAt = Math.max(startedAt + lifetimeMs * fraction, env.now() + MIN_REFRESH_DELAY_MS)
+    arm(refreshAt)
+    safely(() => { options.onToken(fresh) })
+    return fresh
+  }
+
+  function fail (problem: Problem): TokenClientError {
+    let retryInMs: number | undefined
+    if (problem.code === 'UNAUTHORIZED' || problem.code === 'REJECTED') {
+      // Retrying cannot help: the app must re-authenticate (or fix its configuration).
+      running = false
+      disarm()
+    } else {
+      failures++
+      const exponent = Math.min(failures - 1, 10)
+      const delay = Math.min(BACKOFF_BASE_MS * 2 ** exponent, BACKOFF_CAP_MS) * (0.8 + 0.4 * unit(env.random()))
+      // Retry-After is a floor; the jitter on top keeps many clients from retrying in lockstep.
+      retryInMs = Math.round(Math.max(delay, (problem.retryAfterMs ?? 0) * (1 + 0.2 * unit(env.random()))))
+      backoff = { until: env.now() + retryInMs, problem, fromServer: problem.retryAfterMs !== undefined }
+      arm(backoff.until)
+    }
+    const error = new TokenClientError(problem.code, problem.message, { ...problem, retryInMs })
+    const onError = options.onError
+    if (onError !== undefined) safely(() => { onError(error) })
+    return error
+  }
+
+  const onVisibility = (): void => {
+    if (env.document?.visibilityState === 'visible') check()
+  }
+  const onOnline = (): void => {
+    // Back online: a network backoff is moot, a server's Retry-After still stands.
+    if (backoff?.fromServer === false) backoff = undefined
+    check()
+  }
+  env.document?.addEventListener('visibilitychange', onVisibility)
+  env.window?.addEventListener('online', onOnline)
+
+  return {
+    async get () {
+      if (stopped) throw new TokenClientError('STOPPED', 'the token client was stopped')
+      running = true
+      const now = env.now()
+      if (token !== undefined && now < deadline) {
+        check()
+        return token
+      }
+      if (inflight !== undefined) return await inflight
+      if (backoff !== undefined && now < backoff.until) {
+        // Inside a backoff: no request, the same failure with the time left.
+        const { problem } = backoff
+        throw new TokenClientError(problem.code, problem.message, { ...problem, retryInMs: backoff.until - now })
+      }
+      return await refresh()
+    },
+    stop () {
+      if (stopped) return
+      stopped = true
+      running = false
+      token = undefined
+      disarm()
+      controller?.abort()
+      env.document?.removeEventListener('visibilitychange', onVisibility)
+      env.window?.removeEventListener('online', onOnline)
+    }
+  }
+}

@@ -1,0 +1,131 @@
+// The Redis connection shared by the rate limiter and the token cache, and its up/down state.
+// Redis is an optimisation here, never a dependency: while it is down every user falls back to
+// this replica's own cache and counters, so the client is tuned to fail fast rather than queue
+// (no offline queue, no per-command retries, short timeouts) and to reconnect on its own forever.
+// Each state change is logged once; reconnect attempts while down are silent.
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
+import type { Secret } from '../lib/secret.js'
+import type { Logger } from '../token/types.js'
+
+export type RedisStatus = 'up' | 'down'
+
+export interface RedisTimings {
+  /** TCP connect timeout per attempt. */
+  connectTimeoutMs: number
+  /** A command without a reply by then fails (its caller falls back locally). */
+  commandTimeoutMs: number
+  /** A connection that sends nothing back for this long while commands wait is dropped (a hung Redis). */
+  socketTimeoutMs: number
+  /** Cap on the delay between reconnect attempts. */
+  maxReconnectDelayMs: number
+  /** How long startup waits for the first connection attempt to settle. */
+  startupWaitMs: number
+}
+
+/** Longest wait for the socket to close after QUIT on shutdown. */
+const CLOSE_WAIT_MS = 1000
+
+export const DEFAULT_TIMINGS: RedisTimings = {
+  connectTimeoutMs: 2000,
+  commandTimeoutMs: 1000,
+  socketTimeoutMs: 3000,
+  maxReconnectDelayMs: 2000,
+  startupWaitMs: 2500
+}
+
+/** A loggable class for a connection error: its code or name, never its message. */
+export function redisErrorClass (err: unknown): string {
+  if (!(err instanceof Error)) return 'unknown'
+  const code = (err as { code?: unknown }).code
+  if (typeof code === 'string') return code
+  return /timed? ?out/i.test(err.message) ? 'timeout' : err.name
+}
+
+export class RedisConnection {
+  readonly client: Redis
+  readonly #log: Logger
+  /** 'starting' until the first attempt settles, so the first outcome is always logged. */
+  #state: 'starting' | RedisStatus = 'starting'
+  #lastErrorClass: string | undefined
+  #closing = false
+  readonly #settle: () => void
+  readonly #settled: Promise<void>
+  readonly #startupCap: NodeJS.Timeout
+
+  constructor (url: Secret, opts: { logger: Logger, timings?: Partial<RedisTimings> }) {
+    const timings = { ...DEFAULT_TIMINGS, ...opts.timings }
+    this.#log = opts.logger
+    let settle: (() => void) | undefined
+    this.#settled = new Promise((resolve) => { settle = resolve })
+    // The executor above ran synchronously, so settle is set.
+    this.#settle = settle as () => void
+    // reveal(): the URL may carry a password; it goes to the client and nowhere else.
+    this.client = new Redis(url.reveal(), {
+      connectTimeout: timings.connectTimeoutMs,
+      commandTimeout: timings.commandTimeoutMs,
+      socketTimeout: timings.socketTimeoutMs,
+      // Fail commands at once while disconnected instead of queueing them for later.
+      enableOfflineQueue: false,
+      // 0: commands in flight when the connection drops fail immediately, not after reconnecting.
+      maxRetriesPerRequest: 0,
+      retryStrategy: (times) => Math.min(times * 200, timings.maxReconnectDelayMs)
+    })
+    this.client.on('ready', () => { this.#enter('up') })
+    this.client.on('close', () => { this.#enter('down') })
+    this.client.on('error', (err) => { this.#lastErrorClass = redisErrorClass(err) })
+    // A server that accepts connections but never answers: stop waiting, and say so once.
+    this.#startupCap = setTimeout(() => {
+      this.#lastErrorClass ??= 'timeout'
+      this.#enter('down')
+    }, timings.startupWaitMs)
+    this.#startupCap.unref()
+  }
+
+  get status (): RedisStatus {
+    return this.#state === 'up' ? 'up' : 'down'
+  }
+
+  isUp (): boolean {
+    return this.#state === 'up'
+  }
+
+  /** Resolves once the first connection attempt succeeded or failed (or the startup cap passed). */
+  async settled (): Promise<void> {
+    await this.#settled
+  }
+
+  /** Stops reconnecting and closes the connection; no state change is logged from here on. */
+  async close (): Promise<void> {
+    if (this.#closing) return
+    this.#closing = true
+    clearTimeout(this.#startupCap)
+    this.#settle()
+    if (this.client.status !== 'ready') {
+      // Not connected: cancels the pending reconnect; there is no socket to wait for.
+      this.client.disconnect()
+      return
+    }
+    // QUIT lets replies in flight arrive (commandTimeout bounds it); then wait, briefly, for the socket to close.
+    const ended = new Promise<void>((resolve) => { this.client.once('end', resolve) })
+    await this.client.quit().catch(() => { this.client.disconnect() })
+    await Promise.race([ended, sleep(CLOSE_WAIT_MS, undefined, { ref: false })])
+  }
+
+  #enter (next: RedisStatus): void {
+    const previous = this.#state
+    if (previous === next || this.#closing) return
+    this.#state = next
+    clearTimeout(this.#startupCap)
+    this.#settle()
+    if (next === 'up') {
+      this.#lastErrorClass = undefined
+      this.#log.info({ redis: 'up' }, previous === 'starting' ? 'redis connected; sharing the token cache and rate limits' : 'redis connection restored; sharing the token cache and rate limits again')
+      return
+    }
+    const fields = { redis: 'down', errorClass: this.#lastErrorClass ?? 'closed' }
+    this.#log.warn(fields, previous === 'starting'
+      ? 'redis unreachable; serving from the local token cache and local rate limits, reconnecting in the background'
+      : 'redis connection lost; serving from the local token cache and local rate limits, reconnecting in the background')
+  }
+}

@@ -1,0 +1,76 @@
+// The demo page as a newcomer sees it: runs `npm run demo` (scripts/demo.ts, as a child, with
+// short token lifetimes), opens the page URL it prints in Chromium, and checks that the page
+// shows the upstream, a masked token, a live countdown and each refresh, under its strict CSP
+// with no console errors. The screenshot is kept as test-artifacts/demo-page.png.
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdir, stat } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { childEnv } from '../helpers/child-env.js'
+import { browserSkipReason, launchChromium } from '../helpers/browser.js'
+
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
+
+t.test('npm run demo serves a page that shows the client at work', { skip: browserSkipReason() }, async (t) => {
+  // 36 s tokens with the global upstream's 30 s margin: ~5 s usable, so a refresh within seconds.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', '--port', '0', '--token-lifetime', '36'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: childEnv()
+  })
+  const killTimer = setTimeout(() => child.kill('SIGKILL'), 60_000)
+  t.teardown(() => { clearTimeout(killTimer); if (child.exitCode === null) child.kill('SIGKILL') })
+
+  let out = ''
+  const printed = await new Promise<{ service: string, page: string }>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString()
+      const service = /curl -s -H 'X-API-Key: [^']+' (http:\/\/\S+)\/token\/webrtc/.exec(out)?.[1]
+      const page = /^ {2}(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(out)?.[1]
+      if (service !== undefined && page !== undefined) resolve({ service, page })
+    })
+    child.once('exit', (code) => { reject(new Error(`demo exited early with ${String(code)}`)) })
+  })
+  t.not(new URL(printed.page).origin, printed.service, 'the page has an origin of its own')
+
+  const browser = await launchChromium(t)
+  const page = await browser.newPage({ viewport: { width: 1000, height: 900 } })
+  const problems: string[] = []
+  page.on('console', (message) => { if (message.type() === 'error' || message.type() === 'warning') problems.push(message.text()) })
+  page.on('pageerror', (err) => { problems.push(String(err)) })
+  await page.goto(printed.page)
+
+  // Locators and textContent, not waitForFunction strings: those need eval, which the CSP forbids.
+  await page.locator('#refreshes li').nth(1).waitFor({ timeout: 30_000 })
+  const text = async (selector: string): Promise<string> => (await page.textContent(selector)) ?? ''
+  t.equal(await text('#upstream'), 'global')
+  t.match(await text('#token'), /^[\w-]{6}…$/, 'the token, masked to its first 6 characters')
+  t.equal(await text('#client-url'), `${printed.service}/client/token-client.js`, 'the client comes from the service')
+  t.equal(await page.getAttribute('#state', 'data-state'), 'ok')
+  const items = await page.$$eval('#refreshes li', (lis) => lis.map((li) => li.textContent ?? ''))
+  t.match(items.at(-1), /first token/)
+  t.match(items[0], /refresh/)
+
+  const countdown = await text('#countdown')
+  t.match(countdown, /^\d+ s$/)
+  let later = countdown
+  for (let i = 0; i < 50 && later === countdown; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    later = await text('#countdown')
+  }
+  t.not(later, countdown, `the countdown is live (${countdown} → ${later})`)
+
+  const body = await text('body')
+  t.notMatch(body, /eyJ[\w-]{8,}\.[\w-]{8,}/, 'no whole token on the page')
+  t.same(problems, [], 'no CSP violation, error or warning on the console')
+
+  await mkdir(ARTIFACTS, { recursive: true })
+  const shot = `${ARTIFACTS}demo-page.png`
+  await page.screenshot({ path: shot, fullPage: true })
+  t.ok((await stat(shot)).size > 10_000, 'screenshot kept as test-artifacts/demo-page.png')
+  t.notMatch(out, /eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}/, 'the demo prints no token')
+
+  child.kill('SIGTERM')
+  const [code] = await once(child, 'exit')
+  t.equal(code, 0, 'the demo exits cleanly on SIGTERM')
+})

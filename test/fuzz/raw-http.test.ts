@@ -1,0 +1,126 @@
+// Fuzz over a real socket: the app listening on 127.0.0.1, sent raw HTTP/1.1 bytes that inject()
+// cannot express: request targets starting with `//` or `/\`, absolute-form and `*` targets, raw
+// non-ASCII bytes, oversized header blocks, malformed header lines and repeated credential
+// headers. Node's parser refuses some (400/431), Fastify routes the rest. Properties: never a 5xx,
+// never a token without a valid credential, and the server keeps serving. FUZZ_RUNS scales it
+// (default 250 cases here: an eighth of FUZZ_RUNS); FUZZ_SEED replays a run.
+import t from 'tap'
+import fc from 'fast-check'
+import { connect } from 'node:net'
+import { API_KEY, OTHER_KEY, build } from '../helper.js'
+
+const RUNS = Math.max(50, Math.round(Number(process.env.FUZZ_RUNS ?? 2000) / 8))
+const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED)
+/** Per exchange, in real time: the server answers or closes long before; this only bounds a hang. */
+const EXCHANGE_DEADLINE_MS = 10_000
+
+/** Sends bytes on a fresh connection and resolves to everything the server sent back. */
+async function exchange (port: number, bytes: Buffer): Promise<string> {
+  return await new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    const socket = connect({ host: '127.0.0.1', port })
+    const timer = setTimeout(() => { socket.destroy(new Error('no answer in time')) }, EXCHANGE_DEADLINE_MS)
+    socket.on('data', (c: Buffer) => chunks.push(c))
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer)
+      // The server may reset a connection it refused before we finished writing.
+      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') resolve(Buffer.concat(chunks).toString('latin1'))
+      else reject(err)
+    })
+    socket.on('close', () => {
+      clearTimeout(timer)
+      resolve(Buffer.concat(chunks).toString('latin1'))
+    })
+    socket.end(bytes)
+  })
+}
+
+t.test(`raw HTTP fuzz over a socket (${RUNS} cases)`, async (t) => {
+  const { app } = await build(t, { env: { LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '1000000' }, noReady: true })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as { port: number }
+  const validKeys = [API_KEY, OTHER_KEY]
+
+  const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((a) => Buffer.from(a).toString('latin1'))
+  const visible = fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 40 })
+  const target = fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom('/token/webrtc', '/token/webrtc?upstream=global', '/token/webrtc?upstream=bandwidth', '/healthz', '/readyz', '/metrics') },
+    { weight: 3, arbitrary: fc.constantFrom('//token/webrtc', '/\\token/webrtc', '//evil.test/token/webrtc', 'http://localhost/token/webrtc', 'http://evil.test/token/webrtc', '*', '', '/token/webrtc#x', '/token/webrtc?upstream=%', '/%', '/%zz', '/..%2f..%2fetc/passwd', '/token/webrtc?upstream=global&upstream=global') },
+    { weight: 2, arbitrary: fc.tuple(fc.constantFrom('/', '/token/', '//', '/\\'), visible).map(([a, b]) => a + b) },
+    { weight: 2, arbitrary: fc.tuple(fc.constantFrom('/token/webrtc?', '/', '//'), bytes(64)).map(([a, b]) => a + b.replace(/[\s]/g, '')) },
+    { weight: 1, arbitrary: fc.integer({ min: 1000, max: 40_000 }).map((n) => `/${'a'.repeat(n)}`) }
+  )
+  const method = fc.oneof(
+    { weight: 10, arbitrary: fc.constant('GET') },
+    { weight: 3, arbitrary: fc.constantFrom('HEAD', 'POST', 'OPTIONS', 'DELETE') },
+    { weight: 1, arbitrary: fc.constantFrom('get', 'G3T', 'CONNECT', '') }
+  )
+  const credential = fc.oneof(
+    fc.constant([] as string[]),
+    fc.constantFrom(...validKeys).map((k) => [`X-API-Key: ${k}`]),
+    fc.constantFrom(...validKeys).map((k) => [`X-API-Key: ${k}`, `X-API-Key: ${k}`]), // repeated: joined by Node, refused
+    fc.constantFrom(...validKeys).map((k) => [`x-api-key:${k.slice(0, -1)}\u00e9`]),
+    bytes(48).map((b) => [`X-API-Key: ${b.replace(/[\r\n]/g, '')}`]),
+    bytes(48).map((b) => [`Authorization: Bearer ${b.replace(/[\r\n]/g, '')}`])
+  )
+  const junkHeader = fc.oneof(
+    fc.tuple(visible.filter((n) => n !== '' && !n.includes(':')), bytes(64)).map(([n, v]) => `${n}: ${v.replace(/[\r\n]/g, '')}`),
+    fc.constantFrom('no-colon-here', ': empty-name', ' leading-space: x', 'obs: fold\r\n continued', 'Host: a', 'Host: a\r\nHost: b', 'Content-Length: 5\r\nContent-Length: 6', 'Transfer-Encoding: chunked', 'X-Forwarded-For: 1.2.3.4'),
+    fc.integer({ min: 1000, max: 40_000 }).map((n) => `X-Big: ${'b'.repeat(n)}`)
+  )
+  // Mostly well-formed requests, so the routes are reached, with a malformed part now and then.
+  const headers = fc.oneof(
+    { weight: 3, arbitrary: fc.constant([] as string[]) },
+    { weight: 2, arbitrary: fc.array(junkHeader, { maxLength: 3 }) }
+  )
+  const request = fc.record({
+    method,
+    target,
+    version: fc.oneof({ weight: 12, arbitrary: fc.constant('HTTP/1.1') }, { weight: 2, arbitrary: fc.constantFrom('HTTP/1.0', 'HTTP/2.0', 'HTTP/1.1 extra', '') }),
+    credential,
+    headers,
+    body: fc.oneof(fc.constant(''), bytes(256), fc.integer({ min: 4000, max: 20_000 }).map((n) => 'x'.repeat(n)))
+  })
+
+  const statuses = new Map<string, number>()
+  let served = 0
+  let cases = 0
+  await fc.assert(fc.asyncProperty(request, async (r) => {
+    cases++
+    const hasBodyFraming = r.headers.some((h) => /content-length|transfer-encoding/i.test(h))
+    const lines = [
+      `${r.method} ${r.target} ${r.version}`.trimEnd(),
+      'Host: 127.0.0.1',
+      'Connection: close',
+      ...r.credential,
+      ...r.headers,
+      ...(r.body === '' || hasBodyFraming ? [] : [`Content-Length: ${Buffer.byteLength(r.body, 'latin1')}`])
+    ]
+    const raw = Buffer.from(`${lines.join('\r\n')}\r\n\r\n${hasBodyFraming ? '' : r.body}`, 'latin1')
+    const answer = await exchange(port, raw)
+    const status = /^HTTP\/1\.[01] (\d{3})/.exec(answer)?.[1] ?? 'none'
+    statuses.set(status, (statuses.get(status) ?? 0) + 1)
+    if (status.startsWith('5')) throw new Error(`status ${status} for ${JSON.stringify(lines[0]?.slice(0, 120))}`)
+    if (answer.includes('"access_token"')) {
+      const authentic = r.credential.length === 1 && validKeys.some((k) => r.credential[0] === `X-API-Key: ${k}`)
+      if (!authentic) throw new Error(`a token for ${JSON.stringify(r.credential)}`)
+      served++
+    }
+  }), {
+    numRuns: RUNS,
+    ...(SEED === undefined ? {} : { seed: SEED }),
+    endOnFailure: true,
+    // A guard against tap's timeout on a starved machine, not a timing assertion.
+    interruptAfterTimeLimit: 60_000,
+    markInterruptAsFailure: false
+  })
+
+  if (cases < RUNS) t.comment(`interrupted by the time guard after ${cases} of ${RUNS} cases`)
+  t.ok(cases >= Math.min(RUNS, 50), `${cases} cases ran`)
+  t.comment(`statuses: ${[...statuses].sort().map(([s, n]) => `${s}×${n}`).join(' ')}; tokens served ${served}`)
+  t.ok([...statuses.keys()].every((s) => !s.startsWith('5')), 'never a 5xx')
+  t.ok((statuses.get('400') ?? 0) > 0 && (statuses.get('404') ?? 0) > 0, 'parser refusals and unknown routes both reached')
+  t.ok(served > 0, 'valid callers were served over the wire')
+  const alive = await fetch(`http://127.0.0.1:${port}/token/webrtc`, { headers: { 'x-api-key': API_KEY } })
+  t.equal(alive.status, 200, 'still serving')
+})

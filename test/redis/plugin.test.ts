@@ -1,0 +1,80 @@
+// The redis plugin inside the app: nothing changes without REDIS_URL; with it, /readyz shows the
+// connection state (never the URL or its password), state changes are logged once, a bad
+// password or closed app never crashes anything, and closing the app closes the connection.
+import t from 'tap'
+import { API_KEY, build } from '../helper.js'
+import { redisErrorClass } from '../../src/redis/connection.js'
+import { redisSkip, startRedisServer } from '../helpers/redis-server.js'
+
+const skip = redisSkip()
+const PASSWORD = 'redis-Pa55word-do-not-log'
+
+t.test('without REDIS_URL: fastify.redis is null and /readyz has no redis field', async (t) => {
+  const { app } = await build(t)
+  t.equal(app.redis, null)
+  const body = (await app.inject('/readyz')).json()
+  t.notOk('redis' in body)
+  t.equal((await app.inject({ url: '/token/webrtc', headers: { 'x-api-key': API_KEY } })).statusCode, 200)
+})
+
+t.test('with REDIS_URL: up in /readyz, one log line, nothing secret, closed with the app', { skip }, async (t) => {
+  const server = await startRedisServer(t, { password: PASSWORD })
+  const { app, logs } = await build(t, { env: { REDIS_URL: server.url } })
+  const state = app.redis
+  t.not(state, null)
+  t.equal(state?.status, 'up')
+  t.equal(state?.isUp(), true)
+  const res = await app.inject('/readyz')
+  t.equal(res.statusCode, 200)
+  t.equal(res.json().redis, 'up')
+  t.equal((await app.inject({ url: '/token/webrtc', headers: { 'x-api-key': API_KEY } })).statusCode, 200)
+  const connected = logs.filter((l) => l.includes('redis connected'))
+  t.equal(connected.length, 1)
+  t.match(JSON.parse(connected[0] as string), { level: 30, redis: 'up' })
+
+  await app.close()
+  t.equal(state?.client.status, 'end', 'connection closed with the app')
+  t.notOk(logs.some((l) => l.includes('redis connection lost')), 'closing is not an outage')
+  const everything = logs.join('\n') + res.body
+  t.notMatch(everything, PASSWORD)
+  t.notMatch(everything, String(server.port), 'not even the address')
+})
+
+t.test('a wrong password: redis down, the app serves anyway, the password is never logged', { skip }, async (t) => {
+  const server = await startRedisServer(t, { password: PASSWORD })
+  const wrong = `redis://:${encodeURIComponent('wrong-' + PASSWORD)}@127.0.0.1:${server.port}`
+  const { app, logs } = await build(t, { env: { REDIS_URL: wrong }, redis: { timings: { startupWaitMs: 1000 } } })
+  t.equal(app.redis?.status, 'down')
+  t.equal((await app.inject('/readyz')).json().redis, 'down')
+  const res = await app.inject({ url: '/token/webrtc', headers: { 'x-api-key': API_KEY } })
+  t.equal(res.statusCode, 200, 'tokens and rate limits work locally')
+  const down = logs.filter((l) => l.includes('redis unreachable'))
+  t.equal(down.length, 1, 'logged once')
+  t.match(JSON.parse(down[0] as string), { level: 40, redis: 'down', errorClass: String })
+  t.notMatch(logs.join('\n'), PASSWORD)
+})
+
+t.test('closing while Redis was never reached stops the reconnect loop', { skip }, async (t) => {
+  const server = await startRedisServer(t)
+  const port = server.port
+  await server.stop()
+  const { app } = await build(t, { env: { REDIS_URL: `redis://127.0.0.1:${port}` } })
+  const state = app.redis
+  t.equal(state?.status, 'down')
+  await app.close()
+  await server.restart()
+  // Bounded real wait: long enough for several reconnect attempts (every 200 ms at first).
+  await new Promise((resolve) => setTimeout(resolve, 600))
+  t.not(state?.client.status, 'ready', 'no reconnect after close')
+  t.equal(state?.status, 'down')
+})
+
+t.test('connection errors are logged by class, never by message', async (t) => {
+  const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:6379'), { code: 'ECONNREFUSED' })
+  t.equal(redisErrorClass(refused), 'ECONNREFUSED')
+  t.equal(redisErrorClass(new Error('Socket timeout. Expecting data')), 'timeout')
+  t.equal(redisErrorClass(new Error('Command timed out')), 'timeout')
+  class ReplyError extends Error { override name = 'ReplyError' }
+  t.equal(redisErrorClass(new ReplyError('WRONGPASS invalid username-password pair')), 'ReplyError')
+  t.equal(redisErrorClass('a string'), 'unknown')
+})

@@ -1,0 +1,131 @@
+// GET /client/token-client.js: the built browser client with a strong ETag, a day of public
+// caching, 304 on If-None-Match, open to every origin (public code) while /token/webrtc keeps
+// its exact-origin CORS; 404 and a startup warning when the client is not built.
+import t, { type Test } from 'tap'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import app from '../../src/app.js'
+import { loadConfig } from '../../src/config/load-config.js'
+import { serverOptions } from '../../src/server-options.js'
+import { CLIENT_CACHE_CONTROL, DEFAULT_CLIENT_FILE, etagMatches } from '../../src/routes/client.js'
+import { compileClient, compileClientSource } from '../../demo/compile-client.js'
+import { BASE_ENV, build } from '../helper.js'
+import { fakeProvider } from '../helpers/fake-provider.js'
+
+const SOURCE = 'export const hello = () => "world"\n'
+const ETAG = `"${createHash('sha256').update(SOURCE).digest('base64url')}"`
+const PATH = '/client/token-client.js'
+
+async function withClient (t: Test, file: string | URL, env: Record<string, string> = {}): Promise<FastifyInstance> {
+  const config = loadConfig({ ...BASE_ENV, ...env })
+  const fastify = Fastify({ ...serverOptions(config), logger: false })
+  t.teardown(async () => { await fastify.close() })
+  await fastify.register(app, { config, tokens: { fetch: fakeProvider().fetch }, client: { file } })
+  await fastify.ready()
+  return fastify
+}
+
+const fixture = (t: Test): string => join(t.testdir({ 'token-client.js': SOURCE }), 'token-client.js')
+
+t.test('200: the module, a strong ETag, a day of public caching, loadable from any origin', async (t) => {
+  const fastify = await withClient(t, fixture(t))
+  const res = await fastify.inject({ url: PATH, headers: { origin: 'https://app.example.com' } })
+  t.equal(res.statusCode, 200)
+  t.equal(res.body, SOURCE)
+  t.equal(res.headers['content-type'], 'text/javascript; charset=utf-8')
+  t.equal(res.headers.etag, ETAG, 'SHA-256 of the bytes, strong')
+  t.equal(res.headers['cache-control'], CLIENT_CACHE_CONTROL)
+  t.equal(CLIENT_CACHE_CONTROL, 'public, max-age=86400', 'long, but not immutable: the URL has no version')
+  t.equal(res.headers['access-control-allow-origin'], '*', 'public code: any page may import it')
+  t.equal(res.headers['cross-origin-resource-policy'], 'cross-origin')
+  t.equal(res.headers['x-content-type-options'], 'nosniff')
+})
+
+t.test('If-None-Match: 304 without a body when the ETag matches (weak comparison), 200 otherwise', async (t) => {
+  const fastify = await withClient(t, fixture(t))
+  for (const header of [ETAG, `W/${ETAG}`, `"other", ${ETAG}`, '*']) {
+    const res = await fastify.inject({ url: PATH, headers: { 'if-none-match': header } })
+    t.equal(res.statusCode, 304, header)
+    t.equal(res.body, '')
+    t.equal(res.headers.etag, ETAG)
+    t.equal(res.headers['cache-control'], CLIENT_CACHE_CONTROL)
+    t.equal(res.headers['access-control-allow-origin'], '*')
+  }
+  const stale = await fastify.inject({ url: PATH, headers: { 'if-none-match': '"an-older-build"' } })
+  t.equal(stale.statusCode, 200)
+  t.equal(stale.body, SOURCE)
+})
+
+t.test('HEAD, and a cache-busting query string, are fine', async (t) => {
+  const fastify = await withClient(t, fixture(t))
+  const head = await fastify.inject({ method: 'HEAD', url: PATH })
+  t.equal(head.statusCode, 200)
+  t.equal(head.body, '')
+  t.equal(head.headers.etag, ETAG)
+  const busted = await fastify.inject({ url: `${PATH}?v=2` })
+  t.equal(busted.statusCode, 200)
+  t.equal(busted.body, SOURCE)
+})
+
+t.test('the route does not loosen the API: /token/webrtc keeps exact-origin CORS and same-site CORP', async (t) => {
+  const fastify = await withClient(t, fixture(t), { CORS_ORIGINS: 'https://app.example.com' })
+  const client = await fastify.inject({ url: PATH, headers: { origin: 'https://evil.example' } })
+  t.equal(client.headers['access-control-allow-origin'], '*')
+  t.notOk(client.headers.vary, 'no Vary: Origin, so shared caches keep one copy')
+  const api = await fastify.inject({ url: '/token/webrtc', headers: { origin: 'https://evil.example' } })
+  t.notOk(api.headers['access-control-allow-origin'], 'an unlisted origin gets no CORS on the API')
+  t.equal(api.headers['cross-origin-resource-policy'], 'same-site')
+  const allowed = await fastify.inject({ url: '/token/webrtc', headers: { origin: 'https://app.example.com' } })
+  t.equal(allowed.headers['access-control-allow-origin'], 'https://app.example.com')
+})
+
+t.test('not built: a warning at startup and 404, while the token API works', async (t) => {
+  const { app: fastify, logs } = await build(t)
+  const res = await fastify.inject({ url: PATH })
+  t.equal(res.statusCode, 404)
+  t.same(res.json(), { statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: 'The browser token client is not built' })
+  t.equal(res.headers['access-control-allow-origin'], '*')
+  const warning = logs.map((l) => JSON.parse(l) as { level: number, msg: string, file?: string }).find((l) => l.msg.includes('not built'))
+  t.equal(warning?.level, 40, 'logged at warn')
+  t.equal(warning?.file, fileURLToPath(DEFAULT_CLIENT_FILE))
+  t.match(warning?.msg, /npm run build/)
+  const token = await fastify.inject({ url: '/token/webrtc', headers: { 'x-api-key': BASE_ENV.API_KEYS?.split(',')[0]?.split(':')[1] ?? '' } })
+  t.equal(token.statusCode, 200)
+})
+
+t.test('a missing file given as a path is the same 404', async (t) => {
+  const fastify = await withClient(t, join(t.testdir(), 'nope.js'))
+  t.equal((await fastify.inject({ url: PATH })).statusCode, 404)
+})
+
+t.test('an unreadable client (not a missing one) fails startup', async (t) => {
+  await t.rejects(withClient(t, t.testdir()), { code: 'EISDIR' })
+})
+
+t.test('by default the file is ../client/token-client.js next to the route: dist/client/ in a build', async (t) => {
+  t.ok(fileURLToPath(DEFAULT_CLIENT_FILE).endsWith(join('client', 'token-client.js')))
+  t.equal(new URL('.', DEFAULT_CLIENT_FILE).href, new URL('../client/', new URL('../../src/routes/client.ts', import.meta.url)).href)
+})
+
+t.test('etagMatches: no header matches nothing', async (t) => {
+  t.notOk(etagMatches(undefined, ETAG))
+  t.notOk(etagMatches('', ETAG))
+  t.ok(etagMatches(` W/${ETAG} `, ETAG))
+})
+
+t.test('the compiled client, as served, is an ES module exporting the client API', async (t) => {
+  const file = await compileClient(t.testdir())
+  const fastify = await withClient(t, file)
+  const res = await fastify.inject({ url: PATH })
+  t.equal(res.statusCode, 200)
+  const mod = await import(`data:text/javascript;base64,${res.rawPayload.toString('base64')}`) as Record<string, unknown>
+  t.type(mod.createTokenClient, 'function')
+  t.type(mod.TokenClientError, 'function')
+  t.notMatch(res.body, /sourceMappingURL/, 'no source map to 404 on')
+})
+
+t.test('compileClientSource names a broken tsconfig', async (t) => {
+  await t.rejects(compileClientSource(join(t.testdir(), 'missing.json')), /missing\.json/)
+})
