@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { FromChild, ToChild } from './protocol.js'
+import type { FromChild, RecordedReply, ToChild } from './protocol.js'
 
 const STARTUP_TIMEOUT_MS = 30_000
 const STOP_TIMEOUT_MS = 10_000
@@ -28,6 +28,8 @@ export interface BenchChild {
   readonly pid: number
   readonly url: string
   stats (): Promise<Stats>
+  /** Bare Fastify only: answer GET /replay with this reply from now on. */
+  replay (reply: RecordedReply): Promise<void>
   stop (): Promise<void>
 }
 
@@ -91,6 +93,11 @@ export async function startChild (opts: ChildOptions): Promise<BenchChild> {
       child.send({ type: 'stats' } satisfies ToChild)
       const { rssBytes, heapUsedBytes, cpuUs, received } = await reply
       return { rssBytes, heapUsedBytes, cpuUs, received }
+    },
+    async replay (reply: RecordedReply) {
+      const applied = nextMessage(child, ['replaying'], STATS_TIMEOUT_MS)
+      child.send({ type: 'replay', reply } satisfies ToChild)
+      await applied
     },
     async stop () {
       if (exited) return

@@ -6,6 +6,8 @@ export type ToChild =
   /** Service only: the environment object handed to loadConfig; `countRequests` counts HTTP requests received. */
   | { type: 'start', env: Record<string, string>, countRequests: boolean }
   | { type: 'stats' }
+  /** Bare only: from now on GET /replay answers with exactly this reply (see RecordedReply). */
+  | { type: 'replay', reply: RecordedReply }
   /** Close the server and exit 0 (which also writes a --cpu-prof profile). */
   | { type: 'stop' }
 
@@ -14,6 +16,18 @@ export type FromChild =
   /** cpuUs: user + system CPU time of the process so far, microseconds. */
   | { type: 'stats', rssBytes: number, heapUsedBytes: number, cpuUs: number, received: number }
   | { type: 'failed', message: string }
+  /** Bare only: the replay message was applied. */
+  | { type: 'replaying' }
+
+/**
+ * One reply of the service (status, end-to-end headers, body), for bare Fastify to send back
+ * unchanged: what the same bytes cost without the service's work (the `bare-reply` row).
+ */
+export interface RecordedReply {
+  status: number
+  headers: Record<string, string>
+  body: string
+}
 
 /** Process memory and CPU time and, when counting was asked for, HTTP requests received so far. */
 export function statsMessage (received: number): FromChild {

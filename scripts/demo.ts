@@ -17,6 +17,7 @@ import app from '../src/app.js'
 import { loadConfig } from '../src/config/load-config.js'
 import { serverOptions } from '../src/server-options.js'
 import { createUpstreamEmulator } from '../emulator/upstream-emulator.js'
+import { emulatorUpstreamEnv } from '../emulator/service-env.js'
 import { compileClient } from '../demo/compile-client.js'
 import { startDemoPageServer } from '../demo/page-server.js'
 
@@ -47,13 +48,7 @@ const config = loadConfig({
   HOST: '127.0.0.1',
   PORT: String(wantedPort),
   LOG_LEVEL: 'info',
-  BANDWIDTH_CLIENT_ID: credentials.bandwidth.clientId,
-  BANDWIDTH_CLIENT_SECRET: credentials.bandwidth.clientSecret,
-  BANDWIDTH_TOKEN_URL: emulator.tokenUrl('bandwidth'),
-  GLOBAL_WEBRTC_CLIENT_ID: credentials.global.clientId,
-  GLOBAL_WEBRTC_CLIENT_SECRET: credentials.global.clientSecret,
-  GLOBAL_WEBRTC_TOKEN_URL: emulator.tokenUrl('global'),
-  DEFAULT_UPSTREAM: 'global',
+  ...emulatorUpstreamEnv(emulator, credentials),
   API_KEYS: `demo:${apiKey}`,
   CORS_ORIGINS: page.origin
 })

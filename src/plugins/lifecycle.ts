@@ -16,7 +16,9 @@ export default fp(async function lifecycle (fastify) {
   fastify.addHook('preClose', async function markDraining () {
     state.draining = true
   })
-  fastify.addHook('onSend', async function closeWhenDraining (_request, reply) {
+  // Synchronous: it runs on every reply, and is a no-op until shutdown begins.
+  fastify.addHook('onSend', function closeWhenDraining (_request, reply, payload, done) {
     if (state.draining) reply.header('connection', 'close')
+    done(null, payload)
   })
 }, { name: 'lifecycle', fastify: '5.x' })

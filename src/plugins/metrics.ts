@@ -3,7 +3,7 @@
 // apps in one process (tests) do not collide. Labels are bounded: an enabled upstream id or
 // 'unknown', and fixed outcome names; never an identity, key, token or raw path.
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { UpstreamId } from '../config/types.js'
 import type { FetchOutcome } from '../token/types.js'
@@ -28,6 +28,8 @@ export interface Metrics {
   readonly registry: Registry
   /** The token managers' onFetch hook: one provider request finished. */
   recordFetch: (upstream: UpstreamId, outcome: FetchOutcome, durationMs: number) => void
+  /** onResponse hook of GET /token/webrtc (a route hook, so no other route pays for it). */
+  countTokenRequest: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
 }
 
 declare module 'fastify' {
@@ -136,16 +138,26 @@ export default fp(async function metrics (fastify) {
     for (const outcome of FETCH_OUTCOMES) fetches.inc({ upstream, outcome }, 0)
   }
 
+  // prom-client hashes a labels object on every inc(); the series a request can hit are few and
+  // fixed (an enabled upstream or 'unknown', times an outcome), so each child is looked up once.
+  const tokenRequestSeries = new Map<string, Map<TokenRequestOutcome, ReturnType<typeof tokenRequests.labels>>>()
+  function tokenRequestSeriesFor (upstream: string, outcome: TokenRequestOutcome): ReturnType<typeof tokenRequests.labels> {
+    let byOutcome = tokenRequestSeries.get(upstream)
+    if (byOutcome === undefined) tokenRequestSeries.set(upstream, byOutcome = new Map())
+    let series = byOutcome.get(outcome)
+    if (series === undefined) byOutcome.set(outcome, series = tokenRequests.labels(upstream, outcome))
+    return series
+  }
+
   fastify.decorate('metrics', {
     registry,
     recordFetch (upstream: UpstreamId, outcome: FetchOutcome, durationMs: number) {
       fetches.inc({ upstream, outcome })
       fetchDuration.observe({ upstream }, Math.max(0, durationMs) / 1000)
+    },
+    countTokenRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
+      tokenRequestSeriesFor(requestedUpstream(request), tokenRequestOutcome(reply.statusCode)).inc()
+      done()
     }
-  })
-
-  fastify.addHook('onResponse', async function countTokenRequest (request: FastifyRequest, reply: FastifyReply) {
-    if (request.routeOptions.url !== TOKEN_ROUTE) return
-    tokenRequests.inc({ upstream: requestedUpstream(request), outcome: tokenRequestOutcome(reply.statusCode) })
   })
 }, { name: 'metrics', fastify: '5.x', dependencies: ['config'] })

@@ -25,6 +25,10 @@ export default fp(async function rateLimitPlugin (fastify) {
   const { redis } = fastify
   await fastify.register(rateLimit, {
     global: false,
+    // The X-RateLimit-* trio only on a 429 (with Retry-After), not on every success: browsers
+    // cannot read them (CORS does not expose them), and they are bytes and header checks on
+    // every token reply.
+    addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
     ...(redis !== null && {
       store: sharedRateLimitStore(redis, 'wts:rl:'),
       // The store already falls back to local counters; should it still fail, let the request through.

@@ -71,10 +71,10 @@ const clientRoute: FastifyPluginAsyncTypebox<ClientRouteOptions> = async functio
       }
     },
     // Public code: no per-origin CORS here (see above); the API's CORS rules are untouched.
-    config: { cors: false },
-    helmet: { crossOriginResourcePolicy: { policy: 'cross-origin' } }
+    config: { cors: false }
   }, async function tokenClient (request, reply) {
-    reply.header('access-control-allow-origin', '*')
+    // Loadable from any origin: the open CORS and CORP of public code (helmet's default is same-site).
+    reply.header('access-control-allow-origin', '*').header('cross-origin-resource-policy', 'cross-origin')
     if (bundle === undefined) {
       throw new AppError(404, 'NOT_FOUND', 'The browser token client is not built')
     }

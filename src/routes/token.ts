@@ -34,7 +34,8 @@ const tokenRoute: FastifyPluginAsyncTypebox = async function tokenRoute (fastify
       fastify.authenticate,
       fastify.callerRateLimit,
       fastify.requireCaller
-    ]
+    ],
+    onResponse: fastify.metrics.countTokenRequest
   }, async function issueToken (request) {
     const id = request.query.upstream ?? fastify.tokens.defaultUpstream
     const manager = fastify.tokens.get(id)

@@ -78,6 +78,9 @@ export class TokenManager {
   /** Monotonic ms from which the held token should be replaced in the background. */
   #refreshDueAt = Infinity
   #refreshTimer: TimerHandle | undefined
+  /** The last expires_at formatted, and its instant (epoch ms): see #issue. */
+  #expiresAtMs = NaN
+  #expiresAt = ''
   #retryTimer: TimerHandle | undefined
 
   constructor (opts: TokenManagerOptions) {
@@ -327,12 +330,18 @@ export class TokenManager {
 
   #issue (token: UpstreamToken, now: number): IssuedToken {
     const expiresIn = this.#secondsLeft(token, now)
+    // From the whole seconds reported, so expires_at is exactly now + expires_in (never later).
+    const expiresAtMs = this.#clock.wall() + expiresIn * 1000
+    // Under load many requests share one millisecond: format each instant once.
+    if (expiresAtMs !== this.#expiresAtMs) {
+      this.#expiresAtMs = expiresAtMs
+      this.#expiresAt = new Date(expiresAtMs).toISOString()
+    }
     return {
       accessToken: token.accessToken,
       tokenType: 'Bearer',
       expiresIn,
-      // From the whole seconds reported, so expires_at is exactly now + expires_in (never later).
-      expiresAt: new Date(this.#clock.wall() + expiresIn * 1000).toISOString(),
+      expiresAt: this.#expiresAt,
       upstream: this.id
     }
   }

@@ -27,3 +27,11 @@ t.test('toErrorBody maps framework 4xx and unknown statuses', async (t) => {
   t.same(toErrorBody(teapot as never), { statusCode: 418, code: 'BAD_REQUEST', error: "I'm a Teapot", message: 'short and stout' })
   t.equal(toErrorBody(new AppError(599, 'INTERNAL', 'x')).error, 'Error')
 })
+
+t.test('AppErrors carry no stack frames (expected outcomes); other errors keep theirs', async (t) => {
+  const before = Error.stackTraceLimit
+  const err = new UpstreamUnavailableError('global', 'timeout', 1)
+  t.equal(err.stack, 'UpstreamUnavailableError: Upstream global is unavailable; retry later')
+  t.equal(Error.stackTraceLimit, before, 'the limit is restored')
+  t.match(String(new Error('x').stack), /\n\s+at /)
+})

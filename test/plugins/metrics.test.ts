@@ -33,7 +33,7 @@ async function bare (t: Test, env: Record<string, string> = {}): Promise<Fastify
 
 t.test('without token managers the upstream is "unknown" and the expiry gauge is empty', async (t) => {
   const app = await bare(t)
-  app.get('/token/webrtc', async (request) => ({ upstream: requestedUpstream(request) }))
+  app.get('/token/webrtc', { onResponse: app.metrics.countTokenRequest }, async (request) => ({ upstream: requestedUpstream(request) }))
   await app.ready()
   t.same((await app.inject({ url: '/token/webrtc' })).json(), { upstream: 'unknown' })
   const text = await app.metrics.registry.metrics()

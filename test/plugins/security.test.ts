@@ -1,6 +1,7 @@
 // Helmet headers and the exact-origin CORS allowlist.
 import t from 'tap'
 import { build, API_KEY } from '../helper.js'
+import { HELMET_OPTIONS, helmetHeaders } from '../../src/plugins/security.js'
 
 const ALLOWED = 'https://app.example.com'
 
@@ -9,8 +10,38 @@ t.test('helmet headers are on every reply', async (t) => {
   const res = await app.inject('/healthz')
   t.equal(res.headers['x-content-type-options'], 'nosniff')
   t.equal(res.headers['x-frame-options'], 'SAMEORIGIN')
-  t.match(String(res.headers['content-security-policy']), /default-src 'none'/)
+  t.equal(res.headers['content-security-policy'], "default-src 'none';frame-ancestors 'none'")
   t.ok(res.headers['strict-transport-security'])
+})
+
+t.test('refusals and unknown routes carry the same headers and the request id', async (t) => {
+  const { app } = await build(t, { env: { RATE_LIMIT_MAX: '1' } })
+  const ok = await app.inject({ url: '/token/webrtc', headers: { 'x-api-key': API_KEY } })
+  const replies = {
+    401: await app.inject({ url: '/token/webrtc', headers: { 'x-api-key': 'nope'.padEnd(40, 'x') } }),
+    404: await app.inject('/no/such/route'),
+    429: await app.inject({ url: '/token/webrtc', headers: { 'x-api-key': API_KEY } })
+  }
+  for (const [status, res] of Object.entries(replies)) {
+    t.equal(res.statusCode, Number(status))
+    for (const name of Object.keys(helmetHeaders(HELMET_OPTIONS))) {
+      t.equal(res.headers[name], ok.headers[name], `${status}: ${name}`)
+    }
+    t.match(String(res.headers['x-request-id']), /^[0-9a-f-]{36}$/, `${status}: x-request-id`)
+  }
+})
+
+t.test('helmetHeaders: the headers helmet sets, computed once', async (t) => {
+  const headers = helmetHeaders(HELMET_OPTIONS)
+  t.equal(headers['content-security-policy'], "default-src 'none';frame-ancestors 'none'", 'only the two directives')
+  t.equal(headers['cross-origin-resource-policy'], 'same-site')
+  t.equal(headers['strict-transport-security'], 'max-age=31536000; includeSubDomains')
+  t.notOk('x-powered-by' in headers)
+  t.ok(Object.isFrozen(headers))
+  t.same(Object.keys(headers), Object.keys(headers).map((k) => k.toLowerCase()), 'lower-case names')
+  // Every option is helmet's: a header turned off there is absent here, a bad option throws.
+  t.notOk('x-frame-options' in helmetHeaders({ xFrameOptions: false }))
+  t.throws(() => helmetHeaders({ contentSecurityPolicy: { useDefaults: false, directives: {} } }))
 })
 
 t.test('without CORS_ORIGINS no CORS headers are sent', async (t) => {

@@ -103,13 +103,19 @@ t.test('both API keys of API_KEYS work, each as its own identity', async (t) => 
 
 t.test('429 per caller identity, with Retry-After', async (t) => {
   const { app } = await build(t, { env: { RATE_LIMIT_MAX: '2', RATE_LIMIT_WINDOW_MS: '60000' } })
-  for (let i = 0; i < 2; i++) t.equal((await app.inject({ url: '/token/webrtc', headers: KEY })).statusCode, 200)
+  for (let i = 0; i < 2; i++) {
+    const ok = await app.inject({ url: '/token/webrtc', headers: KEY })
+    t.equal(ok.statusCode, 200)
+    t.notOk(ok.headers['x-ratelimit-remaining'], 'no X-RateLimit-* headers on a success')
+  }
   const limited = await app.inject({ url: '/token/webrtc', headers: KEY })
   t.equal(limited.statusCode, 429)
   assertErrorShape(t, limited.json(), 429)
   t.equal(limited.json().code, 'RATE_LIMITED')
   t.ok(Number(limited.headers['retry-after']) >= 1 && Number(limited.headers['retry-after']) <= 60)
   t.equal(limited.headers['cache-control'], 'no-store')
+  t.equal(limited.headers['x-ratelimit-limit'], '2', 'the X-RateLimit-* headers come with a 429')
+  t.equal(limited.headers['x-ratelimit-remaining'], '0')
   const other = await app.inject({ url: '/token/webrtc', headers: { 'x-api-key': OTHER_KEY } })
   t.equal(other.statusCode, 200, 'another identity has its own budget')
 })

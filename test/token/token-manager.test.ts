@@ -20,6 +20,11 @@ t.test('a cold getToken fetches once and issues the token with margin-adjusted e
   t.equal(requests.length, 1, 'served from cache')
   t.equal(again.expiresIn, 3489, 'whole seconds, rounded down')
   t.equal(again.expiresAt, new Date(clock.wall() + 3489_000).toISOString(), 'expires_at matches expires_in exactly')
+  const same = await manager.getToken()
+  t.equal(same.expiresAt, again.expiresAt, 'the same instant again: the same string')
+  clock.advance(1)
+  const later = await manager.getToken()
+  t.equal(later.expiresAt, new Date(clock.wall() + 3489_000).toISOString(), 'a millisecond later: formatted anew')
 })
 
 t.test('the global upstream sends its scope and uses its 30 s margin', async (t) => {
