@@ -19,6 +19,8 @@ declare module 'autocannon' {
     timeout?: number
     headers?: Record<string, string>
     requests?: AutocannonRequest[]
+    /** Requests after which a connection is closed and reopened. */
+    reconnectRate?: number
   }
 
   export interface AutocannonResult {

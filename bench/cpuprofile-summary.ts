@@ -1,7 +1,11 @@
-// Summarises a V8 .cpuprofile (from `node --cpu-prof`): the top frames by self time, and time by
+// Summarises a V8 .cpuprofile (from `node --cpu-prof`): the top frames by self time; time by
 // package counted inclusively (a sample counts once for every package on its stack, so "pino"
-// is the whole cost of logging, including the write(2) it triggers). Used by `npm run bench --
-// --profile`; also runs alone: `npx tsx bench/cpuprofile-summary.ts <file.cpuprofile> [top]`.
+// is the whole cost of logging, including the write(2) it triggers); and self time by caller
+// (each sample charged to the nearest frame of the project or a dependency above Node's own
+// code, so Node's header checks count for Fastify and a hash for the function that asked for it).
+// Only the steady state counts: from 1 s after the first HTTP request to the last, so startup
+// (module loading, tsx) is left out. Used by `npm run bench -- --profile`; also runs alone:
+// `npx tsx bench/cpuprofile-summary.ts <file.cpuprofile> [top]`.
 import { readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 
@@ -12,7 +16,11 @@ export interface CpuProfile { nodes: ProfileNode[], samples: number[], timeDelta
 export interface FrameCost { frame: string, selfMs: number, selfPct: number }
 export interface PackageCost { pkg: string, inclusiveMs: number, inclusivePct: number }
 export interface InclusiveCost { frame: string, inclusiveMs: number, inclusivePct: number }
+export interface CallerCost { caller: string, selfMs: number, selfPct: number }
 export interface ProfileSummary {
+  /** The steady state summarised: ms from the profile's start. */
+  fromMs: number
+  toMs: number
   /** Sampled time excluding (idle): what the process spent working. */
   busyMs: number
   idleMs: number
@@ -20,6 +28,26 @@ export interface ProfileSummary {
   /** Frames of the project and its dependencies (not Node internals) by time spent in or under them. */
   topInclusive: InclusiveCost[]
   byPackage: PackageCost[]
+  byCaller: CallerCost[]
+}
+
+/** Node's HTTP server handing a request to its listener: on the stack of all request work. */
+const REQUEST_FRAME = 'parserOnIncoming'
+/** Warm-up skipped after the first request (the bench warms up at least this long). */
+const WARMUP_US = 1_000_000
+
+/**
+ * Native frames charged to their caller rather than listed alone: compiled regular expressions
+ * and anonymous natives run on behalf of whoever called them. System calls such as `writev`
+ * stay on their own line, as the kernel's share.
+ */
+function isCharged (frame: CallFrame): boolean {
+  return frame.functionName === '' || frame.functionName.startsWith('RegExp:')
+}
+
+/** Code that is Node's own (internals, natives) rather than the project's or a dependency's. */
+function isNodeOwn (frame: CallFrame): boolean {
+  return frame.url.startsWith('node:') || (frame.url === '' && !frame.functionName.startsWith('('))
 }
 
 /** Where a frame's code lives: a package name, `node:internal`, a project file, or a V8 pseudo-frame. */
@@ -49,13 +77,56 @@ export function summarize (profile: CpuProfile, top = 25): ProfileSummary {
   const parent = new Map<number, number>()
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id)
 
+  // The steady state: samples from 1 s after the first one with a request on its stack, to the last.
+  const { samples, timeDeltas } = profile
+  const at = new Array<number>(samples.length)
+  let t = 0
+  for (let i = 0; i < samples.length; i++) { t += timeDeltas[i] ?? 0; at[i] = t }
+  const onRequest = new Map<number, boolean>()
+  const underRequest = (id: number): boolean => {
+    const cached = onRequest.get(id)
+    if (cached !== undefined) return cached
+    const up = parent.get(id)
+    const result = byId.get(id)?.callFrame.functionName === REQUEST_FRAME || (up !== undefined && underRequest(up))
+    onRequest.set(id, result)
+    return result
+  }
+  let first = -1
+  let last = -1
+  for (let i = 0; i < samples.length; i++) {
+    if (!underRequest(samples[i] as number)) continue
+    if (first === -1) first = i
+    last = i
+  }
+  const fromUs = first === -1 ? 0 : (at[first] as number) + WARMUP_US
+  const toUs = last === -1 ? t : at[last] as number
+
   // Self time: sample i lasted until sample i+1 (timeDeltas[i+1]), in microseconds.
   const selfUs = new Map<number, number>()
-  const { samples, timeDeltas } = profile
   for (let i = 0; i < samples.length; i++) {
+    if ((at[i] as number) < fromUs || (at[i] as number) > toUs) continue
     const us = timeDeltas[i + 1] ?? 0
     const id = samples[i] as number
     selfUs.set(id, (selfUs.get(id) ?? 0) + us)
+  }
+
+  const callerOf = new Map<number, string>()
+  const caller = (id: number): string => {
+    const cached = callerOf.get(id)
+    if (cached !== undefined) return cached
+    const node = byId.get(id)
+    let result: string
+    if (node === undefined) result = '(unknown)'
+    else if (node.callFrame.url === '' && !isCharged(node.callFrame)) result = node.callFrame.functionName.startsWith('(') ? node.callFrame.functionName : `(native) ${node.callFrame.functionName}`
+    else if (isNodeOwn(node.callFrame)) {
+      // Walk up to whoever called into Node; Node's own code at the root stays Node's.
+      let up = parent.get(id)
+      while (up !== undefined && byId.get(up) !== undefined && isNodeOwn((byId.get(up) as ProfileNode).callFrame)) up = parent.get(up)
+      const upNode = up === undefined ? undefined : byId.get(up)
+      result = upNode === undefined || upNode.callFrame.functionName === '(root)' ? 'node:internal' : ownerName(upNode.callFrame)
+    } else result = ownerName(node.callFrame)
+    callerOf.set(id, result)
+    return result
   }
 
   const packagesOnStack = new Map<number, Set<string>>()
@@ -87,6 +158,7 @@ export function summarize (profile: CpuProfile, top = 25): ProfileSummary {
   const frameUs = new Map<string, number>()
   const packageUs = new Map<string, number>()
   const inclusiveUs = new Map<string, number>()
+  const callerUs = new Map<string, number>()
   for (const [id, us] of selfUs) {
     const node = byId.get(id)
     if (node === undefined) continue
@@ -96,11 +168,15 @@ export function summarize (profile: CpuProfile, top = 25): ProfileSummary {
     frameUs.set(name, (frameUs.get(name) ?? 0) + us)
     for (const pkg of stackPackages(id)) packageUs.set(pkg, (packageUs.get(pkg) ?? 0) + us)
     for (const frame of stackFrames(id)) inclusiveUs.set(frame, (inclusiveUs.get(frame) ?? 0) + us)
+    const who = caller(id)
+    callerUs.set(who, (callerUs.get(who) ?? 0) + us)
   }
 
   const pct = (us: number): number => busyUs === 0 ? 0 : Math.round(1000 * us / busyUs) / 10
   const ms = (us: number): number => Math.round(us / 100) / 10
   return {
+    fromMs: ms(fromUs),
+    toMs: ms(toUs),
     busyMs: ms(busyUs),
     idleMs: ms(idleUs),
     topSelf: [...frameUs].sort((a, b) => b[1] - a[1]).slice(0, top)
@@ -108,17 +184,28 @@ export function summarize (profile: CpuProfile, top = 25): ProfileSummary {
     topInclusive: [...inclusiveUs].sort((a, b) => b[1] - a[1]).slice(0, top * 2)
       .map(([frame, us]) => ({ frame, inclusiveMs: ms(us), inclusivePct: pct(us) })),
     byPackage: [...packageUs].sort((a, b) => b[1] - a[1]).slice(0, top)
-      .map(([pkg, us]) => ({ pkg, inclusiveMs: ms(us), inclusivePct: pct(us) }))
+      .map(([pkg, us]) => ({ pkg, inclusiveMs: ms(us), inclusivePct: pct(us) })),
+    byCaller: [...callerUs].sort((a, b) => b[1] - a[1]).slice(0, top)
+      .map(([who, us]) => ({ caller: who, selfMs: ms(us), selfPct: pct(us) }))
   }
 }
 
+/** A dependency by package name; the project's code by function and file. */
+function ownerName (frame: CallFrame): string {
+  const pkg = packageOf(frame)
+  if (!/^(src|bench|emulator)\//.test(pkg)) return pkg
+  return `${frame.functionName === '' ? '(anonymous)' : frame.functionName} ${pkg}`
+}
+
 export function formatSummary (summary: ProfileSummary): string {
-  const lines = [`busy ${summary.busyMs} ms, idle ${summary.idleMs} ms`, '', 'self time (% of busy)  frame']
+  const lines = [`steady state ${summary.fromMs}–${summary.toMs} ms of the profile: busy ${summary.busyMs} ms, idle ${summary.idleMs} ms`, '', 'self time (% of busy)  frame']
   for (const f of summary.topSelf) lines.push(`${f.selfPct.toFixed(1).padStart(6)} %  ${f.selfMs.toFixed(0).padStart(7)} ms  ${f.frame}`)
   lines.push('', 'inclusive time by frame, project and dependencies (% of busy)')
   for (const f of summary.topInclusive) lines.push(`${f.inclusivePct.toFixed(1).padStart(6)} %  ${f.inclusiveMs.toFixed(0).padStart(7)} ms  ${f.frame}`)
   lines.push('', 'inclusive time by package (% of busy; a sample counts for every package on its stack)')
   for (const p of summary.byPackage) lines.push(`${p.inclusivePct.toFixed(1).padStart(6)} %  ${p.inclusiveMs.toFixed(0).padStart(7)} ms  ${p.pkg}`)
+  lines.push('', 'self time by caller (% of busy; Node\'s own code is charged to the frame that called into it)')
+  for (const c of summary.byCaller) lines.push(`${c.selfPct.toFixed(1).padStart(6)} %  ${c.selfMs.toFixed(0).padStart(7)} ms  ${c.caller}`)
   return lines.join('\n')
 }
 

@@ -5,6 +5,7 @@
 // autocannon's own histogram rounds latencies to whole ms.
 import { performance } from 'node:perf_hooks'
 import autocannon, { type AutocannonRequest } from 'autocannon'
+import { MAX_REQUESTS_PER_SOCKET } from '../src/server-options.js'
 
 export interface LoadSpec {
   url: string
@@ -107,7 +108,11 @@ export async function runLoad (spec: LoadSpec): Promise<LoadRun> {
     // An upper bound only: the run is stopped once the window has passed.
     duration: Math.ceil((RAMP_CAP_MS / 1000) + spec.warmupS + spec.durationS + 5),
     requests: spec.requests,
-    timeout: 10
+    timeout: 10,
+    // autocannon ignores `Connection: close`, and the service rotates keep-alive connections
+    // (maxRequestsPerSocket): reconnect as a browser or proxy would, or every later request on
+    // the socket is a 503 from Node. Bare Fastify gets the same reconnects, for a fair ratio.
+    reconnectRate: MAX_REQUESTS_PER_SOCKET
   })
   const startWindow = (): void => {
     if (startedAt !== Infinity) return

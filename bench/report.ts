@@ -45,11 +45,13 @@ function targetsOf (ratio: (name: ScenarioName) => number, p99x: (name: Scenario
       pass: crowd.providerRequests.global === 1 && crowd.providerRequests.bandwidth === 1 && crowd.statuses['200'] === STAMPEDE_TOTAL
     },
     { target: `refresh: req/s in refresh windows ≥ ${TARGETS.refreshRpsRatio} × neighbours`, value: refresh.rpsRatio, pass: refresh.refreshes > 0 && refresh.rpsRatio >= TARGETS.refreshRpsRatio },
+    { target: 'refresh: every response a 200 (no caller sees the refresh fail)', value: refresh.run.unexpected, pass: refresh.run.unexpected === 0 },
     {
-      target: `refresh: max latency ≤ ${TARGETS.refreshMaxLatencyFactor} × neighbours, no caller waits on the provider`,
-      value: `${refresh.maxLatencyInRefreshWindowsMs} / ${refresh.maxLatencyInNeighbourWindowsMs} ms`,
-      pass: refresh.maxLatencyInRefreshWindowsMs <= TARGETS.refreshMaxLatencyFactor * refresh.maxLatencyInNeighbourWindowsMs && refresh.responsesSlowerThanProvider === 0
-    }
+      target: `refresh: a window's max latency (median over windows) ≤ ${TARGETS.refreshMaxLatencyFactor} × neighbours`,
+      value: `${refresh.medianWindowMaxInRefreshWindowsMs} / ${refresh.medianWindowMaxInNeighbourWindowsMs} ms`,
+      pass: refresh.medianWindowMaxInRefreshWindowsMs <= TARGETS.refreshMaxLatencyFactor * refresh.medianWindowMaxInNeighbourWindowsMs
+    },
+    { target: 'refresh: no caller waits on the provider (no response ≥ its 1 s delay)', value: refresh.responsesSlowerThanProvider, pass: refresh.responsesSlowerThanProvider === 0 }
   ]
 }
 
@@ -137,7 +139,8 @@ function format (result: FullResult): string {
       `statuses ${JSON.stringify(crowd.statuses)}; all answered ${crowd.answeredAfterProviderMs} ms after the provider answered ` +
       `(${crowd.totalMs} ms after the first request; arrival took ${crowd.allArrivedMs} ms); latency p50 ${crowd.p50Ms} / p99 ${crowd.p99Ms} / max ${crowd.maxMs} ms`,
     `refresh under load: ${refresh.refreshes} refreshes in ${refresh.durationS} s (token lifetime ${refresh.lifetimeS} s, TOKEN_REFRESH_AT 0.5, provider answers in ${refresh.providerDelayMs} ms); ` +
-      `${BUCKET_MS} ms windows with a refresh: ${refresh.rpsInRefreshWindows} req/s, max ${refresh.maxLatencyInRefreshWindowsMs} ms; the windows next to them: ${refresh.rpsInNeighbourWindows} req/s, max ${refresh.maxLatencyInNeighbourWindowsMs} ms; ` +
+      `${BUCKET_MS} ms windows with a refresh: ${refresh.rpsInRefreshWindows} req/s, max ${refresh.maxLatencyInRefreshWindowsMs} ms (median window max ${refresh.medianWindowMaxInRefreshWindowsMs} ms); ` +
+      `the windows next to them: ${refresh.rpsInNeighbourWindows} req/s, max ${refresh.maxLatencyInNeighbourWindowsMs} ms (median window max ${refresh.medianWindowMaxInNeighbourWindowsMs} ms); ` +
       `responses slower than the provider: ${refresh.responsesSlowerThanProvider}`,
     `memory: service RSS after the load runs ${memory.serviceRssAfterLoadMB} MB (heap used ${memory.serviceHeapUsedAfterLoadMB} MB); ` +
       `after the stampede ${memory.stampedeServiceRssMB} MB; bare Fastify ${memory.bareRssAfterLoadMB} MB`,

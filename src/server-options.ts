@@ -92,6 +92,13 @@ class OneRequestLine extends LogController {
   }
 }
 
+/**
+ * Keep-alive connections are rotated after this many requests, so a proxy's connections spread
+ * over replicas as they come and go. Node marks the last reply `Connection: close` and answers
+ * 503 to anything sent after it on that socket; browsers and proxies reconnect instead.
+ */
+export const MAX_REQUESTS_PER_SOCKET = 1000
+
 function trustHops (hops: number): (address: string, hop: number) => boolean {
   return (_address, hop) => hop < hops
 }
@@ -131,7 +138,7 @@ export function serverOptions (config: Config): FastifyServerOptions {
     requestTimeout: config.upstreamTimeoutMs + 10_000,
     connectionTimeout: config.upstreamTimeoutMs + 15_000,
     keepAliveTimeout: 72_000,
-    maxRequestsPerSocket: 1000,
+    maxRequestsPerSocket: MAX_REQUESTS_PER_SOCKET,
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } }
   }
