@@ -1,14 +1,15 @@
 // `npm run bench`: measures the service's hot path against the framework's own ceiling. Starts,
-// each in its own process on 127.0.0.1 (free ports): a bare Fastify hello-world (the ceiling) and
-// the service (bench/service.ts); this process hosts the provider emulator, the JWKS and the load
+// each in its own process on 127.0.0.1 (free ports): a bare Fastify hello-world (the ceiling,
+// which also replays one recorded service reply: the bare-reply row) and the service
+// (bench/service.ts); this process hosts the provider emulator, the JWKS and the load
 // generator (autocannon). Alternates bare and service runs, then runs the refresh-under-load and
 // stampede scenarios on fresh service processes. Prints a table and writes bench/results/latest.json.
 //
-//   npm run bench                       # full: 2 rounds × 10 s per scenario, about 2.5 minutes
+//   npm run bench                       # full: 2 rounds × 10 s per scenario, about 3 minutes
 //   npm run bench -- --quick            # 2 rounds × 3 s, about 1.5 minutes
 //   npm run bench -- --rounds 3 --duration 5   # other round counts and window lengths
 //   npm run bench -- --log-level warn   # the service at another LOG_LEVEL, to price logging
-//   npm run bench -- --profile api-key  # CPU profile of the service under one scenario (or bare)
+//   npm run bench -- --profile api-key  # CPU profile of the service under one scenario (or bare, bare-reply)
 //   npm run bench -- --compare DIR_A --compare DIR_B   # A/B of the services of two checkouts
 //
 // Not part of `npm test`; no unit test asserts a timing.
