@@ -82,15 +82,10 @@ export function summarize (profile: CpuProfile, top = 25): ProfileSummary {
   const at = new Array<number>(samples.length)
   let t = 0
   for (let i = 0; i < samples.length; i++) { t += timeDeltas[i] ?? 0; at[i] = t }
-  const onRequest = new Map<number, boolean>()
-  const underRequest = (id: number): boolean => {
-    const cached = onRequest.get(id)
-    if (cached !== undefined) return cached
+  const underRequest = memoByNode<boolean>((id, self) => {
     const up = parent.get(id)
-    const result = byId.get(id)?.callFrame.functionName === REQUEST_FRAME || (up !== undefined && underRequest(up))
-    onRequest.set(id, result)
-    return result
-  }
+    return byId.get(id)?.callFrame.functionName === REQUEST_FRAME || (up !== undefined && self(up))
+  })
   let first = -1
   let last = -1
   for (let i = 0; i < samples.length; i++) {
@@ -110,48 +105,30 @@ export function summarize (profile: CpuProfile, top = 25): ProfileSummary {
     selfUs.set(id, (selfUs.get(id) ?? 0) + us)
   }
 
-  const callerOf = new Map<number, string>()
-  const caller = (id: number): string => {
-    const cached = callerOf.get(id)
-    if (cached !== undefined) return cached
+  const caller = memoByNode<string>((id) => {
     const node = byId.get(id)
-    let result: string
-    if (node === undefined) result = '(unknown)'
-    else if (node.callFrame.url === '' && !isCharged(node.callFrame)) result = node.callFrame.functionName.startsWith('(') ? node.callFrame.functionName : `(native) ${node.callFrame.functionName}`
-    else if (isNodeOwn(node.callFrame)) {
-      // Walk up to whoever called into Node; Node's own code at the root stays Node's.
-      let up = parent.get(id)
-      while (up !== undefined && byId.get(up) !== undefined && isNodeOwn((byId.get(up) as ProfileNode).callFrame)) up = parent.get(up)
-      const upNode = up === undefined ? undefined : byId.get(up)
-      result = upNode === undefined || upNode.callFrame.functionName === '(root)' ? 'node:internal' : ownerName(upNode.callFrame)
-    } else result = ownerName(node.callFrame)
-    callerOf.set(id, result)
-    return result
-  }
+    if (node === undefined) return '(unknown)'
+    const frame = node.callFrame
+    if (frame.url === '' && !isCharged(frame)) return frame.functionName.startsWith('(') ? frame.functionName : `(native) ${frame.functionName}`
+    if (!isNodeOwn(frame)) return ownerName(frame)
+    // Walk up to whoever called into Node; Node's own code at the root stays Node's.
+    let up = parent.get(id)
+    while (up !== undefined && byId.get(up) !== undefined && isNodeOwn((byId.get(up) as ProfileNode).callFrame)) up = parent.get(up)
+    const upNode = up === undefined ? undefined : byId.get(up)
+    return upNode === undefined || upNode.callFrame.functionName === '(root)' ? 'node:internal' : ownerName(upNode.callFrame)
+  })
 
-  const packagesOnStack = new Map<number, Set<string>>()
-  const stackPackages = (id: number): Set<string> => {
-    const cached = packagesOnStack.get(id)
-    if (cached !== undefined) return cached
-    const node = byId.get(id)
+  /** The names `name` gives to the frames on a node's stack (root to node), as a set. */
+  const onStack = (name: (frame: CallFrame) => string | undefined): (id: number) => Set<string> => memoByNode((id, self) => {
     const up = parent.get(id)
-    const set = new Set(up === undefined ? [] : stackPackages(up))
-    if (node !== undefined && node.callFrame.functionName !== '(root)') set.add(packageOf(node.callFrame))
-    packagesOnStack.set(id, set)
-    return set
-  }
-
-  const framesOnStack = new Map<number, Set<string>>()
-  const stackFrames = (id: number): Set<string> => {
-    const cached = framesOnStack.get(id)
-    if (cached !== undefined) return cached
+    const set = new Set(up === undefined ? [] : self(up))
     const node = byId.get(id)
-    const up = parent.get(id)
-    const set = new Set(up === undefined ? [] : stackFrames(up))
-    if (node !== undefined && node.callFrame.url !== '' && !node.callFrame.url.startsWith('node:')) set.add(frameName(node.callFrame))
-    framesOnStack.set(id, set)
+    const named = node === undefined ? undefined : name(node.callFrame)
+    if (named !== undefined) set.add(named)
     return set
-  }
+  })
+  const stackPackages = onStack((frame) => frame.functionName === '(root)' ? undefined : packageOf(frame))
+  const stackFrames = onStack((frame) => frame.url === '' || frame.url.startsWith('node:') ? undefined : frameName(frame))
 
   let idleUs = 0
   let busyUs = 0
@@ -188,6 +165,18 @@ export function summarize (profile: CpuProfile, top = 25): ProfileSummary {
     byCaller: [...callerUs].sort((a, b) => b[1] - a[1]).slice(0, top)
       .map(([who, us]) => ({ caller: who, selfMs: ms(us), selfPct: pct(us) }))
   }
+}
+
+/** A per-node function of the profile's call tree, computed once per node; `self` recurses. */
+function memoByNode<T> (compute: (id: number, self: (id: number) => T) => T): (id: number) => T {
+  const cache = new Map<number, T>()
+  const self = (id: number): T => {
+    if (cache.has(id)) return cache.get(id) as T
+    const value = compute(id, self)
+    cache.set(id, value)
+    return value
+  }
+  return self
 }
 
 /** A dependency by package name; the project's code by function and file. */

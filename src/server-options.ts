@@ -71,8 +71,8 @@ export function logRequest (request: FastifyRequest, reply: FastifyReply, done: 
     durationMs: Math.round(reply.elapsedTime * 100) / 100,
     remoteAddress: request.ip
   }
-  if (request.caller !== null) fields.caller = request.caller.name
-  if (request.authFailure !== null) fields.authFailure = request.authFailure
+  if (request.caller != null) fields.caller = request.caller.name
+  if (request.authFailure != null) fields.authFailure = request.authFailure
   if (route === TOKEN_ROUTE) fields.upstream = requestedUpstream(request)
   if (probe) request.server.log.debug({ reqId: request.id, ...fields }, 'request completed')
   else request.log.info(fields, 'request completed')

@@ -42,7 +42,7 @@ export function helmetHeaders (options: Readonly<HelmetOptions>): Readonly<Recor
 
 export default fp(async function security (fastify) {
   const headers = helmetHeaders(HELMET_OPTIONS)
-  // First onRequest hook of the app (registered before auth and rate limits), so even a refused
+  // An app-wide onRequest hook registered before auth and rate limits, so even a refused
   // request's reply carries them; the error handler keeps headers already set.
   fastify.addHook('onRequest', function securityHeaders (_request, reply, done) {
     reply.headers(headers)
