@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Deployment checks on a machine with no Docker engine (issue 3). Run as root from anywhere:
+# Deployment checks on a machine with no Docker engine. Run as root from anywhere:
 #   1. compose: Debian's docker-compose (v1.29) validates docker-compose.yml for every profile
 #      (`config -q`), then a policy check asserts the hardening and wiring on the normalised file,
 #      and another one the structure of deploy/k8s.yaml (no API server here for kubectl);
@@ -91,7 +91,7 @@ step "docker-compose config ($(docker-compose version --short))"
 proj=$TMP/project
 mkdir -p "$proj/secrets"
 { cat .env.example; echo DEPLOY_CHECKS_FROM_DOT_ENV=1; } >"$proj/.env"   # marks what came from .env
-for s in global_webrtc_client_id global_webrtc_client_secret api_keys; do echo placeholder >"$proj/secrets/$s"; done
+for s in global_webrtc_client_id global_webrtc_client_secret api_keys redis_url redis_users_acl; do echo placeholder >"$proj/secrets/$s"; done
 compose () { docker-compose -f "$ROOT/docker-compose.yml" --project-directory "$proj" "$@"; }
 profiles=$(compose config --profiles | sort | paste -sd' ')
 [[ $profiles == 'dev prod scale secrets' ]] || die "profiles are '$profiles', expected 'dev prod scale secrets'"
@@ -157,7 +157,11 @@ for up, pre in (('BANDWIDTH', 'BANDWIDTH'), ('GLOBAL_WEBRTC', 'GLOBAL')):
 check(in_profile('scale') == ['redis', 'token-service-scaled'], 'scale: redis + token-service-scaled')
 scaled, redis = services['token-service-scaled'], services['redis']
 check((scaled.get('deploy') or {}).get('replicas', 1) >= 2, 'scale: deploy.replicas >= 2')
-check(env('token-service-scaled').get('REDIS_URL') == 'redis://redis:6379', 'scale: REDIS_URL')
+check('REDIS_URL' not in env('token-service-scaled'), 'scale: no REDIS_URL in the environment (it holds the password)')
+check(env('token-service-scaled').get('REDIS_URL_FILE') == '/run/secrets/redis_url', 'scale: REDIS_URL_FILE from the redis_url secret')
+check(any(x.get('source') == 'redis_url' for x in scaled.get('secrets') or []), 'scale: the service mounts the redis_url secret')
+check(any(x.get('source') == 'redis_users_acl' for x in redis.get('secrets') or []), 'scale: redis mounts its ACL secret')
+check('--aclfile' in redis.get('command', []), 'scale: redis requires a password (--aclfile)')
 check((scaled.get('depends_on') or {}).get('redis', {}).get('condition') == 'service_healthy', 'scale: waits for a healthy redis')
 for p in scaled.get('ports') or []:
     host = str(p.get('published', '')) if isinstance(p, dict) else str(p).rsplit(':', 1)[0]

@@ -16,11 +16,8 @@ declare module 'autocannon' {
     duration?: number
     amount?: number
     pipelining?: number
-    timeout?: number
     headers?: Record<string, string>
     requests?: AutocannonRequest[]
-    /** Requests after which a connection is closed and reopened. */
-    reconnectRate?: number
   }
 
   export interface AutocannonResult {

@@ -1,10 +1,11 @@
 // What this (the orchestrating) process hosts for every benchmark run: the provider emulator,
 // a JWKS with its signing keys, the API keys and the JWTs the scenarios send. Created by
 // createFixtures() and closed by bench/run.ts, rather than on import, so that a module can be
-// loaded without starting servers. Also how a service process is started against them.
+// loaded without starting servers. Also how the service and naive processes are started
+// against them.
 import { randomBytes } from 'node:crypto'
 import { emulatorUpstreamEnv, type EmulatorCredentials } from '../emulator/service-env.js'
-import { createUpstreamEmulator, type UpstreamEmulator } from '../emulator/upstream-emulator.js'
+import { createUpstreamEmulator, DEFAULT_TENANTS, type UpstreamEmulator } from '../emulator/upstream-emulator.js'
 import { createTestJwks, type TestJwks } from '../test/helpers/jwks.js'
 import { startChild, type BenchChild } from './child.js'
 import type { Settings } from './settings.js'
@@ -75,4 +76,24 @@ export async function startService (fixtures: Fixtures, settings: Settings, over
     nodeFlags: opts.nodeFlags,
     start: { type: 'start', env: serviceEnv(fixtures, settings, overrides), countRequests: opts.countRequests ?? false }
   })
+}
+
+/**
+ * The naive server's settings (bench/naive.ts): the upstream the service serves by default here
+ * (`global`, see emulator/service-env.ts), with the same credentials and scope, and one API key.
+ */
+function naiveEnv ({ emulator, credentials, apiKey }: Fixtures): Record<string, string> {
+  return {
+    TOKEN_URL: emulator.tokenUrl('global'),
+    CLIENT_ID: credentials.global.clientId,
+    CLIENT_SECRET: credentials.global.clientSecret,
+    SCOPE: DEFAULT_TENANTS.global.requiredScope ?? '',
+    UPSTREAM: 'global',
+    API_KEY: apiKey
+  }
+}
+
+/** A naive token server process (bench/naive.ts) holding one token from the emulator. */
+export async function startNaive (fixtures: Fixtures, opts: { nodeFlags?: string[] } = {}): Promise<BenchChild> {
+  return await startChild({ file: 'naive.ts', nodeFlags: opts.nodeFlags, start: { type: 'start', env: naiveEnv(fixtures), countRequests: false } })
 }

@@ -1,21 +1,23 @@
-// Profile mode (`--profile <scenario|bare|bare-reply>`): one measured window of one scenario with the
-// server under `node --cpu-prof`, then a summary of where its main thread spent the CPU, printed
-// and written to bench/results/profile-<scenario>.json next to the raw .cpuprofile.
+// Profile mode (`--profile <row>`, any row's name): one measured window of one row with its
+// server (bare Fastify, the naive server or the service) under `node --cpu-prof`, then a summary
+// of where its main thread spent the CPU, printed and written to
+// bench/results/profile-<row>.json next to the raw .cpuprofile.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { startChild } from './child.js'
 import { formatSummary, summarize, type CpuProfile } from './cpuprofile-summary.js'
 import { startService } from './fixtures.js'
 import type { LoadRun } from './load.js'
-import { measure, replayServiceReply, scenario, servedByBare, type BenchContext } from './scenarios.js'
+import { measure, replayServiceReply, scenario, type BenchContext } from './scenarios.js'
+import { startServer } from './servers.js'
 import { RESULTS } from './settings.js'
 
-export async function profile ({ settings, fixtures, scenarios }: BenchContext, name: string): Promise<void> {
+export async function profile (ctx: BenchContext, name: string): Promise<void> {
+  const { settings, fixtures, scenarios } = ctx
   const s = scenario(scenarios, name)
   const dir = `${RESULTS}profiles`
   mkdirSync(dir, { recursive: true })
   const nodeFlags = ['--cpu-prof', `--cpu-prof-dir=${dir}`]
-  // `bare` and `bare-reply` profile the ceiling itself, for comparison.
-  const child = servedByBare(s) ? await startChild({ file: 'bare-fastify.ts', nodeFlags }) : await startService(fixtures, settings, {}, { nodeFlags })
+  // `bare`, `bare-reply` and `naive` profile the reference servers themselves, for comparison.
+  const child = await startServer(s.server, ctx, { nodeFlags })
   if (s.name === 'bare-reply') {
     // A service only long enough to record the reply to replay.
     const service = await startService(fixtures, settings)
@@ -35,6 +37,6 @@ export async function profile ({ settings, fixtures, scenarios }: BenchContext, 
   const summary = summarize(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, 30)
   const out = `${RESULTS}profile-${s.name}.json`
   writeFileSync(out, JSON.stringify({ scenario: s.name, logLevel: settings.logLevel, profile: file, rpsUnderProfiler: Math.round(run.rps), ...summary }, null, 2) + '\n')
-  process.stdout.write(`CPU profile of the service under "${s.label}" (LOG_LEVEL=${settings.logLevel}), ${Math.round(run.rps)} req/s under the profiler\n`)
+  process.stdout.write(`CPU profile of the ${s.server} process under "${s.label}" (LOG_LEVEL=${settings.logLevel}), ${Math.round(run.rps)} req/s under the profiler\n`)
   process.stdout.write(formatSummary(summary) + `\n\nprofile: ${file}\nsummary: ${out}\n`)
 }

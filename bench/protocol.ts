@@ -1,9 +1,12 @@
 // The IPC messages between the benchmark orchestrator (bench/run.ts) and the server processes it
-// spawns (bench/bare-fastify.ts, bench/service.ts). Configuration travels over IPC rather than
-// the environment, so a developer's shell settings never leak into what is measured.
+// spawns (bench/bare-fastify.ts, bench/naive.ts, bench/service.ts). Configuration travels over
+// IPC rather than the environment, so a developer's shell settings never leak into what is measured.
 
 export type ToChild =
-  /** Service only: the environment object handed to loadConfig; `countRequests` counts HTTP requests received. */
+  /**
+   * Service: the environment object handed to loadConfig; `countRequests` counts HTTP requests
+   * received. Naive: its token URL, credentials and API key (bench/fixtures.ts, naiveEnv).
+   */
   | { type: 'start', env: Record<string, string>, countRequests: boolean }
   | { type: 'stats' }
   /** Bare only: from now on GET /replay answers with exactly this reply (see RecordedReply). */

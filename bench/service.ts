@@ -1,12 +1,12 @@
 // The service under test, in its own process: the real app plugin with the production server
-// options (logger, redaction, request ids, timeouts) from a config built by loadConfig. The
-// orchestrator (bench/run.ts) sends the environment object over IPC, so nothing of the shell's
-// environment is read. The provider emulator and the JWKS live in the orchestrator, so a CPU
-// profile of this process (node --cpu-prof) holds the service alone.
+// options (logger and its asynchronous destination, redaction, request ids, timeouts) from a
+// config built by loadConfig. The orchestrator (bench/run.ts) sends the environment object over
+// IPC, so nothing of the shell's environment is read. The provider emulator and the JWKS live in
+// the orchestrator, so a CPU profile of this process (node --cpu-prof) holds the service alone.
 import Fastify from 'fastify'
 import app from '../src/app.js'
 import { loadConfig } from '../src/config/load-config.js'
-import { serverOptions } from '../src/server-options.js'
+import { serverOptions, stdoutLogDestination } from '../src/server-options.js'
 import { statsMessage, type FromChild, type ToChild } from './protocol.js'
 
 const send = (message: FromChild): void => { process.send?.(message) }
@@ -27,7 +27,8 @@ process.on('disconnect', () => process.exit(0))
 const start = await waitForStart()
 try {
   const config = loadConfig(start.env)
-  const fastify = Fastify(serverOptions(config))
+  // Logged as production logs: src/server.ts's asynchronous stdout destination.
+  const fastify = Fastify(serverOptions(config, stdoutLogDestination().stream))
   // Only the stampede counts requests: one extra 'request' listener on the Node server, so
   // the orchestrator knows every request has reached the service before the provider answers.
   let received = 0

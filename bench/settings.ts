@@ -11,8 +11,15 @@ export interface Settings {
   durationS: number
   /** --log-level: the service's LOG_LEVEL. */
   logLevel: string
+  /** --start-reps: starts of each process in the start and idle rows. */
+  startReps: number
+  /** False with --skip-build: the start and idle rows measure the dist/ already there. */
+  build: boolean
+  /** The command line as typed (`npm run bench -- …`), for the report. */
+  command: string
 }
 
+/** autocannon's connections; every other autocannon option stays at its default (pipelining 1). */
 export const CONNECTIONS = 100
 export const WARMUP_S = 1
 

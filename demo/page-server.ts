@@ -1,7 +1,8 @@
 // The demo page's own web server, for `npm run demo` and the browser test that screenshots the
 // page. It serves demo/index.html, demo.js and demo.css from a loopback origin of its own, the
 // way a real app lives on another origin than the token service, plus /config.json with the
-// service URL and the demo's API key. Dev only: the service (src/app.ts) never serves the page.
+// service URL, the demo's API key and whether per-user endpoint tokens are on. Dev only: the
+// service (src/app.ts) never serves the page.
 //
 // A strict CSP with no inline script: scripts only from this origin and the service's (the
 // token client is loaded from the service), requests only to those two. Nothing is cached,
@@ -17,6 +18,8 @@ export interface DemoPageSettings {
   apiKey: string
   /** The upstream the page asks for unless `?upstream=` says otherwise. */
   upstream: string
+  /** Per-user endpoint tokens are on (BRTC_ACCOUNT_ID): the page shows its endpoint panel. */
+  endpoints?: boolean
 }
 
 export interface DemoPageServer {

@@ -1,7 +1,10 @@
 // DEV-ONLY control routes of the upstream emulator, so that out-of-process users (benchmarks,
 // soak and browser tests, the compose `dev` profile) can steer it like in-process tests do:
 //   POST /__emulator/fault       {"tenant": "global", "fault": {"kind": "status", "status": 503}}
+//                                ("tenant": "brtc" programs the BRTC API; its fault may name an
+//                                 "operation": create, list, get or delete)
 //   POST /__emulator/expires-in  {"tenant": "bandwidth", "seconds": 5}
+//   POST /__emulator/endpoint-lifetime  {"seconds": 5}   (BRTC endpoints created from now on)
 //   POST /__emulator/reset
 //   GET  /__emulator/stats       -> EmulatorStats
 // They have no authentication at all: anyone who reaches the emulator can program it. That is
@@ -9,14 +12,15 @@
 import type { ServerResponse } from 'node:http'
 import { parseFault } from './faults.js'
 import { sendJson } from './oauth.js'
-import { TENANTS } from './types.js'
-import type { EmulatorControl, Tenant } from './types.js'
+import { FAULT_TARGETS, TENANTS } from './types.js'
+import type { EmulatorControl, FaultTarget, Tenant } from './types.js'
 
 export const CONTROL_PREFIX = '/__emulator/'
 
 const ROUTES: Record<string, string> = {
   fault: 'POST',
   'expires-in': 'POST',
+  'endpoint-lifetime': 'POST',
   reset: 'POST',
   stats: 'GET'
 }
@@ -42,6 +46,13 @@ function tenantOf (body: Record<string, unknown>): Tenant {
   return tenant as Tenant
 }
 
+/** The fault route's `tenant`: a tenant, or 'brtc'. */
+function targetOf (body: Record<string, unknown>): FaultTarget {
+  const target = body.tenant
+  if (!FAULT_TARGETS.includes(target as FaultTarget)) throw new BadRequest(`tenant must be one of ${FAULT_TARGETS.join(', ')}`)
+  return target as FaultTarget
+}
+
 /** Serve one control request; `name` is the path after the prefix. */
 export function handleControl (
   control: EmulatorControl, name: string, method: string, raw: string, contentType: string | undefined, res: ServerResponse
@@ -55,9 +66,10 @@ export function handleControl (
     if (name === 'reset') control.reset()
     if (name === 'fault') {
       if (!('fault' in body)) throw new BadRequest('fault is required (null clears)')
-      control.setFault(tenantOf(body), parseFault(body.fault))
+      control.setFault(targetOf(body), parseFault(body.fault))
     }
     if (name === 'expires-in') control.setExpiresIn(tenantOf(body), body.seconds as number)
+    if (name === 'endpoint-lifetime') control.setEndpointLifetime(body.seconds as number)
     sendJson(res, 200, { ok: true })
   } catch (err) {
     /* c8 ignore next -- defensive: every throw above is a BadRequest or a TypeError */

@@ -1,9 +1,11 @@
 // Fault injection for the upstream emulator: checking a fault description (it may come over
 // HTTP from another process) and playing it on a response. The kinds model what a token
-// endpoint or the network in front of it does when things go wrong.
+// endpoint, the BRTC API or the network in front of them does when things go wrong; a
+// FaultStyle says how the target words a status fault (OAuth error or brtcErrorResponse).
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { JSON_UTF8, sendJson } from './oauth.js'
-import type { Fault, Outcome } from './types.js'
+import { BRTC_OPERATIONS } from './types.js'
+import type { BrtcOperation, Fault, Outcome } from './types.js'
 
 const KINDS = new Set(['status', 'hang', 'html', 'garbage', 'json', 'drop'])
 
@@ -29,7 +31,18 @@ export function parseFault (value: unknown): Fault | null {
     }
   }
   if (value.kind === 'json' && value.body === undefined) throw new TypeError('fault.body is required')
+  if (value.operation !== undefined && !BRTC_OPERATIONS.includes(value.operation as BrtcOperation)) {
+    throw new TypeError(`fault.operation must be one of ${BRTC_OPERATIONS.join(', ')}`)
+  }
   return value as Fault
+}
+
+/** How a target words a status fault that brings no body of its own. */
+export interface FaultStyle {
+  /** `WWW-Authenticate` value sent with a 401. */
+  challenge: string
+  /** JSON body of a status fault without `body` and `contentType`. */
+  errorBody (status: number): unknown
 }
 
 /** The OAuth error a provider would send with this status (RFC 6749 5.2 names, plus 429). */
@@ -47,13 +60,18 @@ const HTML_PAGE = '<!DOCTYPE html>\n<html><head><title>Service Unavailable</titl
 /** A truncated JSON answer followed by bytes that are not even UTF-8. */
 const GARBAGE = Buffer.concat([Buffer.from('{"access_token":"eyJhbGciOi'), Buffer.from([0xff, 0xfe, 0x00, 0x8f])])
 
-function sendStatus (res: ServerResponse, fault: Extract<Fault, { kind: 'status' }>, realm: string): void {
+/** A token endpoint's style: OAuth error JSON, Basic challenge. */
+export const oauthFaultStyle = (realm: string): FaultStyle => ({
+  challenge: `Basic realm="${realm}"`,
+  errorBody: (status) => ({ error: defaultError(status), error_description: `Emulated ${status}` })
+})
+
+function sendStatus (res: ServerResponse, fault: Extract<Fault, { kind: 'status' }>, style: FaultStyle): void {
   const headers: Record<string, string> = {}
   if (fault.retryAfter !== undefined) headers['Retry-After'] = fault.retryAfter
-  if (fault.status === 401) headers['WWW-Authenticate'] = `Basic realm="${realm}"`
+  if (fault.status === 401) headers['WWW-Authenticate'] = style.challenge
   if (fault.body === undefined && fault.contentType === undefined) {
-    const error = defaultError(fault.status)
-    sendJson(res, fault.status, { error, error_description: `Emulated ${fault.status}` }, headers)
+    sendJson(res, fault.status, style.errorBody(fault.status), headers)
     return
   }
   const body = fault.body ?? ''
@@ -70,10 +88,10 @@ function sendStatus (res: ServerResponse, fault: Extract<Fault, { kind: 'status'
  * Play `fault` on this exchange and say what was done. A hanging response is handed to
  * `onHang` so that the emulator can destroy it on reset or close.
  */
-export function playFault (req: IncomingMessage, res: ServerResponse, fault: Fault, realm: string, onHang: (res: ServerResponse) => void): Outcome {
+export function playFault (req: IncomingMessage, res: ServerResponse, fault: Fault, style: FaultStyle, onHang: (res: ServerResponse) => void): Outcome {
   switch (fault.kind) {
     case 'status':
-      sendStatus(res, fault, realm)
+      sendStatus(res, fault, style)
       return fault.status
     case 'hang':
       onHang(res)

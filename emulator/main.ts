@@ -4,7 +4,7 @@
 //   node --import tsx emulator/main.ts [--port N]
 //
 // Prints one JSON line on stdout once listening:
-//   {"url":"http://127.0.0.1:PORT","bandwidthTokenUrl":"…","globalTokenUrl":"…"}
+//   {"url":"http://127.0.0.1:PORT","bandwidthTokenUrl":"…","globalTokenUrl":"…","brtcApiUrl":"…/v2"}
 // and stops cleanly (exit 0) on SIGTERM or SIGINT.
 //
 // Environment (all optional; the defaults are dev-only values):
@@ -12,7 +12,8 @@
 //   wins; PORT is deliberately not read, it is the service's own variable),
 //   EMULATOR_BANDWIDTH_CLIENT_ID / _SECRET, EMULATOR_GLOBAL_CLIENT_ID / _SECRET,
 //   EMULATOR_BANDWIDTH_EXPIRES_IN / EMULATOR_GLOBAL_EXPIRES_IN (seconds),
-//   EMULATOR_CONTROL_ROUTES=false to turn off the dev-only /__emulator/* routes.
+//   EMULATOR_CONTROL_ROUTES=false to turn off the dev-only /__emulator/* routes,
+//   EMULATOR_BRTC_ACCOUNT_ID (9900000; several: comma-separated) for the BRTC API's accounts.
 import { createUpstreamEmulator } from './upstream-emulator.js'
 import type { Tenant, TenantConfig } from './upstream-emulator.js'
 
@@ -44,9 +45,18 @@ function tenantFromEnv (tenant: Tenant): Partial<TenantConfig> {
   return config
 }
 
+function brtcAccounts (raw: string | undefined): string[] | undefined {
+  if (raw === undefined) return undefined
+  const ids = raw.split(',').map((id) => id.trim())
+  if (!ids.every((id) => /^[0-9]+$/.test(id))) fail('EMULATOR_BRTC_ACCOUNT_ID must be account ids (digits), comma-separated')
+  return ids
+}
+
+const accountIds = brtcAccounts(process.env.EMULATOR_BRTC_ACCOUNT_ID)
 const emulator = createUpstreamEmulator({
   tenants: { bandwidth: tenantFromEnv('bandwidth'), global: tenantFromEnv('global') },
-  controlRoutes: process.env.EMULATOR_CONTROL_ROUTES !== 'false'
+  controlRoutes: process.env.EMULATOR_CONTROL_ROUTES !== 'false',
+  brtc: accountIds === undefined ? {} : { accountId: accountIds }
 })
 
 const port = portFrom(process.argv.slice(2), process.env)
@@ -59,7 +69,8 @@ try {
 process.stdout.write(JSON.stringify({
   url: emulator.url,
   bandwidthTokenUrl: emulator.tokenUrl('bandwidth'),
-  globalTokenUrl: emulator.tokenUrl('global')
+  globalTokenUrl: emulator.tokenUrl('global'),
+  brtcApiUrl: emulator.brtcApiUrl
 }) + '\n')
 
 // Once: a second signal gets Node's default handling (immediate exit). Should close() ever

@@ -57,8 +57,12 @@ export function checkClient (authorization: string | undefined, config: TenantCo
   if (encoded === undefined) return fail('Unsupported client authentication scheme')
   if (!BASE64.test(encoded) || encoded.length % 4 !== 0) return fail('Malformed Basic credentials')
   const presented = createHash('sha256').update(Buffer.from(encoded, 'base64')).digest()
-  const expected = createHash('sha256').update(`${config.clientId}:${config.clientSecret}`, 'utf8').digest()
-  if (!timingSafeEqual(presented, expected)) return fail('Client authentication failed')
+  const matches = (secret: string): boolean =>
+    timingSafeEqual(presented, createHash('sha256').update(`${config.clientId}:${secret}`, 'utf8').digest())
+  // Both compared, always: which one matched is not told by timing.
+  const primary = matches(config.clientSecret)
+  const secondary = config.secondarySecret !== undefined && matches(config.secondarySecret)
+  if (!primary && !secondary) return fail('Client authentication failed')
   return undefined
 }
 
@@ -94,11 +98,15 @@ export function checkForm (fields: Array<[string, string]>, config: TenantConfig
 
 const b64url = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url')
 
+/** A JWT-shaped opaque string with these claims: header.payload.signature, base64url, unique per call. */
+export function mintJwtShaped (claims: Record<string, unknown>): string {
+  const header = b64url({ alg: 'RS256', typ: 'JWT', kid: 'emulator' })
+  return `${header}.${b64url(claims)}.${randomBytes(256).toString('base64url')}`
+}
+
 /** A JWT-shaped opaque token: header.payload.signature, base64url, unique per call. */
 export function mintAccessToken (issuer: string, scope: string | undefined, expiresIn: number): { token: string, id: string } {
   const id = randomUUID()
   const iat = Math.floor(Date.now() / 1000)
-  const header = b64url({ alg: 'RS256', typ: 'JWT', kid: 'emulator' })
-  const payload = b64url({ iss: issuer, jti: id, iat, exp: iat + expiresIn, scope, emulated: true })
-  return { token: `${header}.${payload}.${randomBytes(256).toString('base64url')}`, id }
+  return { token: mintJwtShaped({ iss: issuer, jti: id, iat, exp: iat + expiresIn, scope, emulated: true }), id }
 }

@@ -1,15 +1,29 @@
 // Types shared by the upstream emulator's modules. The emulator imitates the two OAuth 2.0
-// token endpoints (Bandwidth and Global In-App Calling) for demos and tests; it lives outside
-// src/ so that the production build can never include or reach it.
+// token endpoints (Bandwidth and Global In-App Calling) and Bandwidth's BRTC Endpoints API for
+// demos and tests; it lives outside src/ so that the production build can never include or
+// reach it. The BRTC API's own types are in brtc-types.ts.
+import type { BrtcEndpointRecord, BrtcEndpointStatus, BrtcOptions, BrtcRequestLogEntry, BrtcStats } from './brtc-types.js'
 
 /** The two emulated providers, named as the service's upstream ids. */
 export type Tenant = 'bandwidth' | 'global'
 
 export const TENANTS: readonly Tenant[] = ['bandwidth', 'global']
 
+/** What a fault can be programmed on: a tenant's token endpoint, or the BRTC Endpoints API. */
+export type FaultTarget = Tenant | 'brtc'
+
+export const FAULT_TARGETS: readonly FaultTarget[] = [...TENANTS, 'brtc']
+
+/** The four operations of the BRTC Endpoints API (see brtc.ts). */
+export type BrtcOperation = 'create' | 'list' | 'get' | 'delete'
+
+export const BRTC_OPERATIONS: readonly BrtcOperation[] = ['create', 'list', 'get', 'delete']
+
 export interface TenantConfig {
   clientId: string
   clientSecret: string
+  /** A second secret accepted for the same client id, as the provider allows during a rotation. */
+  secondarySecret?: string
   /** `expires_in` of issued tokens, seconds. Any finite number, to test odd values. */
   expiresIn: number
   /** Scope the body must carry (exactly); `undefined`: the body must carry no scope. */
@@ -19,13 +33,25 @@ export interface TenantConfig {
 }
 
 /**
- * A programmed misbehaviour. It replaces the whole answer of the tenant's token endpoint,
- * whatever the request, until cleared. The request is still read, counted and logged.
+ * A programmed misbehaviour. It replaces the whole answer of the target (a tenant's token
+ * endpoint, or the BRTC API), whatever the request, until cleared. The request is still read,
+ * counted and logged.
  */
-export type Fault =
-  /** That status; body defaults to an OAuth error JSON fitting the status. */
+export type Fault = FaultBehaviour & {
+  /**
+   * BRTC only: play the fault on this operation alone; the others answer normally.
+   * Absent: every BRTC request, unknown paths and wrong methods included.
+   */
+  operation?: BrtcOperation
+}
+
+export type FaultBehaviour =
+  /**
+   * That status; body defaults to an error JSON fitting the status and the target: OAuth's
+   * `{error, error_description}` on a token endpoint, a brtcErrorResponse on BRTC.
+   */
   | { kind: 'status', status: number, retryAfter?: string, body?: string, contentType?: string }
-  /** Read the request, never answer. The socket is destroyed by the next setFault on the tenant, reset or close. */
+  /** Read the request, never answer. The socket is destroyed by the next setFault on the target, reset or close. */
   | { kind: 'hang' }
   /** 200 text/html page (a captive portal or WAF answering instead of the provider). */
   | { kind: 'html' }
@@ -85,6 +111,8 @@ export interface EmulatorOptions {
   tokenLimit?: number
   /** Serve the dev-only `/__emulator/*` control routes (default true). */
   controlRoutes?: boolean
+  /** The emulated BRTC Endpoints API (see brtc-types.ts for the defaults). */
+  brtc?: BrtcOptions
 }
 
 export interface ListenOptions {
@@ -101,15 +129,29 @@ export interface EmulatorStats {
   issued: Record<Tenant, number>
   faults: Record<Tenant, Fault | null>
   expiresIn: Record<Tenant, number>
+  /** The BRTC API: counters, its fault and its endpoint lifetime (no endpoint id, no token). */
+  brtc: BrtcStats
 }
 
 /** The programmatic control surface (also reachable over HTTP, see control-routes.ts). */
 export interface EmulatorControl {
-  /** Program a fault for every following request of the tenant; `null` clears it. */
-  setFault (tenant: Tenant, fault: Fault | null): void
+  /**
+   * Program a fault for every following request of the target; `null` clears it. `operation`
+   * is accepted on 'brtc' only (TypeError otherwise).
+   */
+  setFault (target: FaultTarget, fault: Fault | null): void
   setExpiresIn (tenant: Tenant, seconds: number): void
   setCredentials (tenant: Tenant, clientId: string, clientSecret: string): void
-  /** Back to the configuration given at creation; counters, log and tokens cleared. */
+  /** Also accept `secret` for the tenant's client id (the provider's two active secrets); null stops. */
+  setSecondarySecret (tenant: Tenant, secret: string | null): void
+  /**
+   * Lifetime of the BRTC endpoints created from now on, seconds (any finite number: 0 or less
+   * creates endpoints that are already expired). Default 86400 ("Tokens last 24 hours").
+   */
+  setEndpointLifetime (seconds: number): void
+  /** Whether a device is connected to a stored BRTC endpoint (throws when there is no such endpoint). */
+  setBrtcEndpointStatus (endpointId: string, status: BrtcEndpointStatus): void
+  /** Back to the configuration given at creation; counters, logs, tokens and BRTC endpoints cleared. */
   reset (): void
   /** Requests received on the tenant's token path, failed ones included. */
   requests (tenant: Tenant): number
@@ -117,5 +159,9 @@ export interface EmulatorControl {
   requestLog (): RequestLogEntry[]
   /** Tokens issued (oldest first), all tenants or one. */
   issuedTokens (tenant?: Tenant): IssuedToken[]
+  /** The stored BRTC endpoints (oldest first), all accounts or one, tokens included (copies). */
+  brtcEndpoints (accountId?: string): BrtcEndpointRecord[]
+  /** The last BRTC requests (oldest first; same logLimit), without any token. */
+  brtcRequests (): BrtcRequestLogEntry[]
   stats (): EmulatorStats
 }

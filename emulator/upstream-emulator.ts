@@ -1,9 +1,10 @@
 // Local emulator of the two OAuth 2.0 client-credentials token endpoints the service calls
 // (Bandwidth: id.bandwidth.com, no scope, 3600 s; Global In-App Calling: id.voxbone.com, scope
-// voice.webrtc, 600 s), for `npm run demo`, the test suites and the compose `dev` profile.
-// It enforces the request exactly as the providers document it, answers like them, counts and
-// logs requests (never credentials), and injects faults. It is outside src/ on purpose: the
-// production build (dist/) can never contain or reach it.
+// voice.webrtc, 600 s), and of Bandwidth's BRTC Endpoints API (brtc.ts), for `npm run demo`,
+// the test suites and the compose `dev` profile. It enforces the request exactly as the
+// providers document it, answers like them, counts and logs requests (never credentials), and
+// injects faults. It is outside src/ on purpose: the production build (dist/) can never contain
+// or reach it. This file only serves the token endpoints and dispatches the rest.
 //
 // Usage:
 //   const emu = createUpstreamEmulator({ tenants: { global: { clientId: 'id', clientSecret: 's' } } })
@@ -12,23 +13,30 @@
 //   emu.setFault('global', { kind: 'status', status: 503, retryAfter: '7' })
 //   emu.setFault('global', null)                   // heal
 //   emu.requests('global'); emu.issuedTokens('global'); emu.requestLog()
+//   emu.brtcApiUrl                                 // http://127.0.0.1:PORT/v2 (BRTC_API_URL)
+//   emu.setFault('brtc', { kind: 'status', status: 429, retryAfter: '3', operation: 'create' })
+//   emu.brtcEndpoints(); emu.brtcRequests(); emu.setEndpointLifetime(0)
 //   await emu.close()                              // also ends hanging requests at once
 // "Connection refused" is not a fault kind: close the emulator (or use a port nothing listens
 // on) to get it. The `/__emulator/*` routes (control-routes.ts) are the same control over HTTP.
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { createBrtcApi } from './brtc.js'
+import type { BearerCheck } from './brtc.js'
 import { CONTROL_PREFIX, handleControl } from './control-routes.js'
-import { parseFault, playFault } from './faults.js'
+import { oauthFaultStyle, parseFault, playFault } from './faults.js'
 import { checkClient, checkForm, isFormContentType, mintAccessToken, parseForm, sendJson, sendOAuthError } from './oauth.js'
 import type { OAuthError } from './oauth.js'
-import { TENANTS } from './types.js'
+import { FAULT_TARGETS, TENANTS } from './types.js'
 import type {
-  EmulatorControl, EmulatorOptions, EmulatorStats, Fault, IssuedToken, ListenOptions, RequestLogEntry, Tenant, TenantConfig
+  EmulatorControl, EmulatorOptions, EmulatorStats, Fault, FaultTarget, IssuedToken, ListenOptions, RequestLogEntry, Tenant, TenantConfig
 } from './types.js'
 
 export type * from './types.js'
-export { TENANTS } from './types.js'
+export type * from './brtc-types.js'
+export { BRTC_OPERATIONS, FAULT_TARGETS, TENANTS } from './types.js'
+export { DEFAULT_BRTC } from './brtc.js'
 
 /** Token path of each tenant, after the provider's own `/api/v1/oauth2/token`. */
 export const TOKEN_PATH = '/api/v1/oauth2/token'
@@ -51,6 +59,8 @@ export interface UpstreamEmulator extends EmulatorControl {
   readonly url: string
   /** The tenant's token endpoint URL. */
   tokenUrl (tenant: Tenant): string
+  /** Base URL of the BRTC Endpoints API, `url` + base path: e.g. http://127.0.0.1:41234/v2 (throws before listen). */
+  readonly brtcApiUrl: string
   /** Stop listening and destroy every connection, hanging ones included. Idempotent. */
   close (): Promise<void>
 }
@@ -94,16 +104,40 @@ export function createUpstreamEmulator (options: EmulatorOptions = {}): Upstream
   let log: RequestLogEntry[] = []
   let tokens: IssuedToken[] = []
   let seq = 0
-  const hanging = new Map<ServerResponse, Tenant>()
+  const hanging = new Map<ServerResponse, FaultTarget>()
 
-  const endHanging = (tenant?: Tenant): void => {
-    for (const [res, t] of hanging) if (tenant === undefined || t === tenant) res.destroy()
+  const endHanging = (target?: FaultTarget): void => {
+    for (const [res, t] of hanging) if (target === undefined || t === target) res.destroy()
+  }
+  const hangOn = (target: FaultTarget) => (res: ServerResponse): void => {
+    hanging.set(res, target)
+    res.once('close', () => hanging.delete(res))
   }
 
+  /** A bearer token presented to the BRTC API: one the `bandwidth` token endpoint issued, unexpired. */
+  const checkBearer = (token: string): BearerCheck => {
+    const issued = tokens.findLast((x) => x.tenant === 'bandwidth' && x.accessToken === token)
+    if (issued === undefined) return 'unknown'
+    return issued.issuedAt + issued.expiresIn * 1000 > Date.now() ? 'valid' : 'expired'
+  }
+
+  const brtc = createBrtcApi({
+    options: options.brtc,
+    logLimit,
+    checkBearer,
+    onHang: hangOn('brtc'),
+    authScheme,
+    fallbackOrigin: () => emulator.url
+  })
+
   const control: EmulatorControl = {
-    setFault (tenant, fault) {
-      state[tenant].fault = parseFault(fault)
-      endHanging(tenant)
+    setFault (target, fault) {
+      if (!FAULT_TARGETS.includes(target)) throw new TypeError(`target must be one of ${FAULT_TARGETS.join(', ')}`)
+      const parsed = parseFault(fault)
+      if (target !== 'brtc' && parsed?.operation !== undefined) throw new TypeError('fault.operation applies to the brtc target only')
+      if (target === 'brtc') brtc.setFault(parsed)
+      else state[target].fault = parsed
+      endHanging(target)
     },
     setExpiresIn (tenant, seconds) {
       if (typeof seconds !== 'number' || !Number.isFinite(seconds)) throw new TypeError('seconds must be a finite number')
@@ -113,8 +147,14 @@ export function createUpstreamEmulator (options: EmulatorOptions = {}): Upstream
       if (clientId.includes(':')) throw new TypeError('A Basic user-id cannot contain ":"')
       Object.assign(state[tenant].config, { clientId, clientSecret })
     },
+    setSecondarySecret (tenant, secret) {
+      state[tenant].config.secondarySecret = secret ?? undefined
+    },
+    setEndpointLifetime: (seconds) => brtc.setEndpointLifetime(seconds),
+    setBrtcEndpointStatus: (endpointId, status) => brtc.setEndpointStatus(endpointId, status),
     reset () {
       endHanging()
+      brtc.reset()
       state = Object.fromEntries(TENANTS.map((t) => [t, { config: { ...initial[t] }, fault: null, requests: 0, issued: 0 }])) as Record<Tenant, TenantState>
       log = []
       tokens = []
@@ -123,13 +163,16 @@ export function createUpstreamEmulator (options: EmulatorOptions = {}): Upstream
     requests: (tenant) => state[tenant].requests,
     requestLog: () => log.map((entry) => structuredClone(entry)),
     issuedTokens: (tenant) => tokens.filter((token) => tenant === undefined || token.tenant === tenant).map((token) => ({ ...token })),
+    brtcEndpoints: (accountId) => brtc.endpoints(accountId),
+    brtcRequests: () => brtc.requests(),
     stats (): EmulatorStats {
       const per = <T>(f: (t: Tenant) => T): Record<Tenant, T> => Object.fromEntries(TENANTS.map((t) => [t, f(t)])) as Record<Tenant, T>
       return {
         requests: per((t) => state[t].requests),
         issued: per((t) => state[t].issued),
         faults: per((t) => state[t].fault),
-        expiresIn: per((t) => state[t].config.expiresIn)
+        expiresIn: per((t) => state[t].config.expiresIn),
+        brtc: brtc.stats()
       }
     }
   }
@@ -172,10 +215,7 @@ export function createUpstreamEmulator (options: EmulatorOptions = {}): Upstream
     if (req.method !== 'POST') return fail({ status: 405, error: 'invalid_request', description: 'Use POST' }, { Allow: 'POST' })
     if (fault !== null) {
       entry.fault = fault.kind
-      entry.outcome = playFault(req, res, fault, realm, (r) => {
-        hanging.set(r, tenant)
-        r.once('close', () => hanging.delete(r))
-      })
+      entry.outcome = playFault(req, res, fault, oauthFaultStyle(realm), hangOn(tenant))
       return
     }
     if (raw === undefined) return fail({ status: 413, error: 'invalid_request', description: 'Body too large' })
@@ -195,16 +235,21 @@ export function createUpstreamEmulator (options: EmulatorOptions = {}): Upstream
     entry.outcome = 200
   }
 
+  /** Dispatch: a token path, a control route, the BRTC API, or a 404. */
   async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url as string, 'http://emulator').pathname
+    const url = new URL(req.url as string, 'http://emulator')
+    const path = url.pathname
     const tenant = tenantOfPath(path)
-    if (tenant === undefined && !(controlRoutes && path.startsWith(CONTROL_PREFIX))) {
+    const isControl = tenant === undefined && controlRoutes && path.startsWith(CONTROL_PREFIX)
+    const isBrtc = tenant === undefined && !isControl && brtc.owns(path)
+    if (tenant === undefined && !isControl && !isBrtc) {
       req.resume()
       return sendJson(res, 404, { error: 'not_found' })
     }
     if (tenant !== undefined) state[tenant].requests++
     const { raw, size } = await readBody(req)
     if (tenant !== undefined) return answer(req, res, tenant, raw, record(req, tenant, path, raw, size))
+    if (isBrtc) return brtc.handle(req, res, url, raw, size)
     if (raw === undefined) return sendJson(res, 413, { error: 'payload_too_large' })
     handleControl(control, path.slice(CONTROL_PREFIX.length), req.method as string, raw.toString('utf8'), req.headers['content-type'], res)
   }
@@ -233,6 +278,9 @@ export function createUpstreamEmulator (options: EmulatorOptions = {}): Upstream
     },
     tokenUrl (tenant) {
       return `${emulator.url}/${tenant}${TOKEN_PATH}`
+    },
+    get brtcApiUrl () {
+      return `${emulator.url}${brtc.basePath}`
     },
     async close () {
       if (!server.listening) return

@@ -2,6 +2,8 @@
 // (emulator/) and the service wired to it with a freshly generated API key, then prints a
 // ready-to-paste curl line. It also serves the demo page (demo/) from an origin of its own,
 // allowed in CORS_ORIGINS, with the browser token client compiled fresh from src/client/.
+// Per-user endpoint tokens (BRTC_ACCOUNT_ID) are on, against the emulator's BRTC API: the page
+// creates, lists and deletes its endpoints, and the sweep runs every 60 s.
 // Dev only: `npm start` never loads this file, the emulator or the page.
 //
 //   npm run demo                          # service on 127.0.0.1:8080 (a free port if 8080 is taken)
@@ -13,12 +15,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import Fastify from 'fastify'
+import pretty from 'pino-pretty'
 import app from '../src/app.js'
 import { loadConfig } from '../src/config/load-config.js'
 import { serverOptions } from '../src/server-options.js'
 import { createUpstreamEmulator } from '../emulator/upstream-emulator.js'
 import { emulatorUpstreamEnv } from '../emulator/service-env.js'
-import { compileClient } from '../demo/compile-client.js'
+import { compileClient } from './build-client.js'
 import { startDemoPageServer } from '../demo/page-server.js'
 
 const { values } = parseArgs({ options: { port: { type: 'string', default: '8080' }, 'token-lifetime': { type: 'string' } } })
@@ -48,12 +51,15 @@ const config = loadConfig({
   HOST: '127.0.0.1',
   PORT: String(wantedPort),
   LOG_LEVEL: 'info',
-  ...emulatorUpstreamEnv(emulator, credentials),
+  ...emulatorUpstreamEnv(emulator, credentials, { brtc: true }),
+  BRTC_SWEEP_INTERVAL_SECONDS: '60',
   API_KEYS: `demo:${apiKey}`,
   CORS_ORIGINS: page.origin
 })
 
-const fastify = Fastify(serverOptions(config))
+// Human-readable log lines for the demo; production writes one JSON object per line.
+const options = serverOptions(config)
+const fastify = Fastify({ ...options, logger: { ...(options.logger as object), stream: pretty({ translateTime: 'HH:MM:ss.l', ignore: 'pid,hostname' }) } })
 await fastify.register(app, { config, client: { file: clientFile } })
 
 async function listen (): Promise<string> {
@@ -65,7 +71,7 @@ async function listen (): Promise<string> {
   }
 }
 const url = await listen()
-page.configure({ serviceUrl: url, apiKey, upstream: 'global' })
+page.configure({ serviceUrl: url, apiKey, upstream: 'global', endpoints: true })
 
 let stopping = false
 async function stop (): Promise<void> {
@@ -88,6 +94,10 @@ process.stdout.write([
   'Get a WebRTC token (global upstream by default; add ?upstream=bandwidth for the other):',
   '',
   `  curl -s -H 'X-API-Key: ${apiKey}' ${url}/token/webrtc`,
+  '',
+  'Or a per-user endpoint token (the account token stays on the server); list and delete with GET and DELETE:',
+  '',
+  `  curl -s -X POST -H 'X-API-Key: ${apiKey}' ${url}/endpoints/webrtc`,
   '',
   'Open the demo page: a browser app on another origin using the token client:',
   '',

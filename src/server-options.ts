@@ -1,20 +1,20 @@
-// Fastify server options derived from the config: logger (with redaction), proxy trust,
-// request ids and timeouts. Shared by src/server.ts and the test helper so tests run the
-// same logger and limits as production. Also the one structured log line per request
-// (`logRequest`, registered by the app), which replaces Fastify's two default lines.
+// Fastify server options derived from the config: the logger (redaction, serializers that never
+// write a credential or raw request bytes), proxy trust, request ids, timeouts, and the two
+// hooks for requests refused before routing. Shared by src/server.ts and the test helper, so
+// tests run the same logger and limits as production.
 import { randomUUID } from 'node:crypto'
 import { LogController } from 'fastify'
-import type { FastifyServerOptions, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import pino from 'pino'
+import type { FastifyError, FastifyServerOptions, FastifyReply, FastifyRequest, RawServerDefault } from 'fastify'
+import type { Socket } from 'node:net'
 import type { Config } from './config/types.js'
-import { TOKEN_ROUTE, requestedUpstream } from './plugins/metrics.js'
+import { logSafeCode } from './lib/errors.js'
 
 /**
  * Paths pino replaces with a placeholder, wherever a header or credential field gets logged.
- * Exact paths only, and few: one `*.` wildcard doubles what every log line costs (pino then
- * walks every logged object) and each nested path adds to it, while the one line per request is
- * on the hot path (see bench/). Held secrets are `Secret`s (src/lib/secret.ts), which serialise
- * as a placeholder at any depth; these paths catch raw credential headers and raw values under
- * the names a secret would have, at the top level of a logged object.
+ * Exact paths only, and few: one `*.` wildcard doubles what every log line costs. Held secrets
+ * are `Secret`s (src/lib/secret.ts), which serialise as a placeholder at any depth; these paths
+ * catch raw credential headers and raw values under the names a secret would have.
  */
 export const REDACT_PATHS = [
   'req.headers.authorization',
@@ -33,12 +33,18 @@ export const REDACT_PATHS = [
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
+/**
+ * The whole shutdown must end within this (close-with-grace exits 1 after it, see src/server.ts).
+ * Receiving a request's head and body is bounded by it too, so no slow client can outlast it.
+ */
+export const SHUTDOWN_BUDGET_MS = 9000
+
 /** Query parameters whose values may appear in logs; every other value is masked. */
 const LOGGABLE_QUERY = new Set(['upstream'])
 
 /**
  * The URL as logged: credentials are only accepted in headers, but a caller may still put
- * one in a query string by mistake, and the URL is logged. Mask every unknown query value.
+ * one in a query string by mistake. Mask every unknown query value.
  */
 export function loggableUrl (url: string): string {
   const q = url.indexOf('?')
@@ -51,38 +57,26 @@ export function loggableUrl (url: string): string {
   return `${url.slice(0, q)}?${out.join('&')}`
 }
 
-/** Routes that orchestrators and scrapers poll: their request lines log at debug, not info. */
-const PROBE_ROUTES = new Set(['/healthz', '/readyz', '/metrics'])
-
 /**
- * onResponse hook: the one log line per request. The route pattern, never the raw URL (a path
- * or query can carry anything a caller typed); the caller identity's name, never its credential;
- * the upstream bounded as for metrics. Probes go to the root logger at debug, so a route's
- * own `logLevel` (the probes keep theirs at warn) cannot hide them when debugging.
- * Synchronous (no promise per request): it runs on every request.
+ * An error as logged: its class, log-safe code and stack frames. Never its message (a parser
+ * error's may quote the request) nor any other property: Node's parser errors carry the raw
+ * request bytes in `rawPacket`, credential headers included.
  */
-export function logRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  const route = request.routeOptions.url
-  const probe = route !== undefined && PROBE_ROUTES.has(route)
-  const fields: Record<string, unknown> = {
-    method: request.method,
-    route,
-    status: reply.statusCode,
-    durationMs: Math.round(reply.elapsedTime * 100) / 100,
-    remoteAddress: request.ip
+export function serializeError (err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { type: typeof err }
+  const code = logSafeCode(err)
+  const frames = (err.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line)).join('\n')
+  return {
+    type: /^[A-Za-z][A-Za-z0-9_]{0,39}$/.test(err.name) ? err.name : 'Error',
+    ...(code !== err.name && { code }),
+    ...(frames !== '' && { stack: frames })
   }
-  if (request.caller != null) fields.caller = request.caller.name
-  if (request.authFailure != null) fields.authFailure = request.authFailure
-  if (route === TOKEN_ROUTE) fields.upstream = requestedUpstream(request)
-  if (probe) request.server.log.debug({ reqId: request.id, ...fields }, 'request completed')
-  else request.log.info(fields, 'request completed')
-  done()
 }
 
 /**
  * Fastify's log lines minus its per-request pair ('incoming request', 'request completed'):
- * logRequest writes the one line instead. Its failure lines (a request that errored after the
- * reply, stream, writeHead and serializer failures) stay on.
+ * src/plugins/request-log.ts writes the one line instead. Its failure lines (a request that
+ * errored after the reply, stream, writeHead and serializer failures) stay on.
  */
 class OneRequestLine extends LogController {
   override incomingRequest (): void {}
@@ -92,54 +86,82 @@ class OneRequestLine extends LogController {
   }
 }
 
+/** Lines are buffered up to this many bytes, and written at least every LOG_FLUSH_MS. */
+export const LOG_BUFFER_BYTES = 4096
+export const LOG_FLUSH_MS = 1000
+
 /**
- * Keep-alive connections are rotated after this many requests, so a proxy's connections spread
- * over replicas as they come and go. Node marks the last reply `Connection: close` and answers
- * 503 to anything sent after it on that socket; browsers and proxies reconnect instead.
+ * stdout for production logs through pino's asynchronous destination: lines are buffered and
+ * written in batches (up to LOG_BUFFER_BYTES, at least every LOG_FLUSH_MS, so `docker logs` lags
+ * by at most a second) instead of one write(2) per line on the request path. `close()` writes
+ * what is left, synchronously: src/server.ts calls it on every exit, a fatal error included.
+ * A SIGKILL loses what is buffered: at most LOG_BUFFER_BYTES, about a dozen request lines.
  */
-export const MAX_REQUESTS_PER_SOCKET = 1000
+/* c8 ignore start -- it writes to the process's stdout: tested through src/server.ts in a child process (test/server.test.ts), which tap's coverage map leaves out */
+export function stdoutLogDestination (): { stream: pino.DestinationStream, close: () => void } {
+  const destination = pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES })
+  const timer = setInterval(() => { destination.flush() }, LOG_FLUSH_MS).unref()
+  return {
+    stream: destination,
+    close () {
+      clearInterval(timer)
+      destination.flushSync()
+    }
+  }
+}
+/* c8 ignore stop */
 
 function trustHops (hops: number): (address: string, hop: number) => boolean {
   return (_address, hop) => hop < hops
 }
 
-export function serverOptions (config: Config): FastifyServerOptions {
+/** `stream`: where log lines go (default stdout, one synchronous write per line). */
+export function serverOptions (config: Config, stream?: pino.DestinationStream): FastifyServerOptions<RawServerDefault> {
   const trusted = config.trustProxy !== false
   return {
     logger: {
       level: config.logLevel,
+      ...(stream !== undefined && { stream }),
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       serializers: {
         req (req: FastifyRequest) {
-          return {
-            method: req.method,
-            url: loggableUrl(req.url),
-            remoteAddress: req.ip
-          }
-        }
+          return { method: req.method, url: loggableUrl(req.url), remoteAddress: req.ip }
+        },
+        // Fastify's type wants pino's default shape (with the message this one leaves out on purpose).
+        err: serializeError as never
       }
     },
     // A hop count becomes the function Fastify would compile it to (its types omit numbers).
-    trustProxy: typeof config.trustProxy === 'number'
-      ? trustHops(config.trustProxy)
-      : config.trustProxy,
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
     // Inbound request ids are honoured only from a trusted proxy, and only if well-formed,
     // so genReqId reads the header itself instead of Fastify's unchecked requestIdHeader.
     requestIdHeader: false,
-    // One line per request, written by logRequest, instead of Fastify's pair.
     logController: new OneRequestLine(),
     genReqId (req) {
       const inbound = trusted ? req.headers['x-request-id'] : undefined
       return typeof inbound === 'string' && REQUEST_ID.test(inbound) ? inbound : randomUUID()
     },
-    // No route takes a body; a few KiB is plenty and caps what a caller can make us buffer.
+    // Token routes take no body and the endpoint routes a tiny one: a few KiB caps what a caller can make us buffer.
     bodyLimit: 4096,
-    // Longest legitimate request: one upstream attempt (UPSTREAM_TIMEOUT_MS) plus headroom.
-    requestTimeout: config.upstreamTimeoutMs + 10_000,
+    // Long enough for the provider's endpoint ids (src/routes/endpoints.ts checks their pattern).
+    routerOptions: { maxParamLength: 128 },
+    // Receiving a request (head and body) takes at most this; a slow or stalled client gets a 408.
+    requestTimeout: SHUTDOWN_BUDGET_MS - 1000,
+    // A connection idle mid-request (waiting on the provider or the JWKS) outlives the longest wait.
     connectionTimeout: config.upstreamTimeoutMs + 15_000,
+    // Longer than the 60 s idle timeout of common load balancers, so they close first.
     keepAliveTimeout: 72_000,
-    maxRequestsPerSocket: MAX_REQUESTS_PER_SOCKET,
-    return503OnClosing: true,
+    // No per-socket request cap: Node would answer 503 to every request after it on a connection
+    // whose client ignores `Connection: close` (load generators, some pooled clients).
+    maxRequestsPerSocket: 0,
+    // While closing, requests still get the service's own replies (a 503 in the contract's shape).
+    return503OnClosing: false,
+    frameworkErrors (err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+      request.server.replyMalformed(err, request, reply)
+    },
+    clientErrorHandler (this: { replyClientError: (err: NodeJS.ErrnoException, socket: Socket) => void }, err: NodeJS.ErrnoException, socket: Socket) {
+      this.replyClientError(err, socket)
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } }
   }
 }

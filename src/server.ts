@@ -1,12 +1,14 @@
 // Production entry point, and the only place that listens or handles signals. Loads the config
-// from the environment (failing fast with one line per problem), builds the app, listens, and on
-// SIGTERM/SIGINT drains within 10 s via close-with-grace.
+// from the environment (failing fast with one line per problem), builds the app, listens (and on
+// METRICS_PORT, when set). SIGTERM/SIGINT drain within the shutdown budget; SIGHUP re-reads the
+// `*_FILE` files at once and forgets the JWKS and every verified JWT, and the service keeps serving.
 import Fastify from 'fastify'
 import closeWithGrace from 'close-with-grace'
 import { loadConfig, ConfigError } from './config/load-config.js'
-import { serverOptions } from './server-options.js'
-import app from './app.js'
 import type { Config } from './config/types.js'
+import { createMetricsServer } from './metrics-server.js'
+import { serverOptions, SHUTDOWN_BUDGET_MS, stdoutLogDestination } from './server-options.js'
+import app from './app.js'
 
 function configOrExit (): Config {
   try {
@@ -21,14 +23,33 @@ function configOrExit (): Config {
 }
 
 const config = configOrExit()
-const fastify = Fastify(serverOptions(config))
-await fastify.register(app, { config })
+const logs = stdoutLogDestination()
+// Whatever ends the process (close-with-grace's exit after a drain or a fatal error), the lines
+// still buffered are written first.
+process.once('exit', () => { logs.close() })
+const fastify = Fastify(serverOptions(config, logs.stream))
+await fastify.register(app, { config, reload: { env: { ...process.env } } })
+const metricsServer = config.metricsPort === undefined ? undefined : await createMetricsServer(fastify.metrics.registry)
 
-closeWithGrace({ delay: 9000 }, async function shutdown ({ signal, err }) {
-  if (err !== undefined) fastify.log.error({ errName: err.name, stack: err.stack }, 'shutting down after an error')
+closeWithGrace({
+  delay: SHUTDOWN_BUDGET_MS,
+  // SIGHUP reloads (below); it is not a stop signal here.
+  skip: ['SIGHUP'],
+  logger: { error: (message: unknown) => { fastify.log.error({ detail: String(message) }, 'shutdown') } }
+}, async function shutdown ({ signal, err }) {
+  if (err !== undefined) fastify.log.error({ err }, 'shutting down after an error')
   else fastify.log.info({ signal }, 'shutting down')
-  fastify.lifecycle.draining = true
-  await fastify.close()
+  await Promise.all([fastify.close(), metricsServer?.close()])
+})
+
+process.on('SIGHUP', () => {
+  fastify.log.info({ signal: 'SIGHUP' }, 'reloading the *_FILE files and forgetting the JWKS')
+  fastify.forgetJwts()
+  fastify.reloadConfig().catch((err: unknown) => { fastify.log.error({ err }, 'reload failed') })
 })
 
 await fastify.listen({ port: config.port, host: config.host })
+if (metricsServer !== undefined) {
+  const address = await metricsServer.listen({ port: config.metricsPort, host: config.host })
+  fastify.log.info({ address }, 'metrics listening')
+}

@@ -2,7 +2,7 @@
 // proxy, and TRUST_PROXY hop counts and address lists take effect.
 import t from 'tap'
 import { loggableUrl } from '../src/server-options.js'
-import { build } from './helper.js'
+import { build } from './helpers/build.js'
 
 t.test('loggableUrl keeps the path and upstream, masks every other query value', async (t) => {
   t.equal(loggableUrl('/token/webrtc'), '/token/webrtc')

@@ -4,6 +4,8 @@
 import t from 'tap'
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
+import { writeFileSync } from 'node:fs'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { createUpstreamEmulator } from '../emulator/upstream-emulator.js'
 import { childEnv } from './helpers/child-env.js'
 
@@ -91,9 +93,146 @@ t.test('SIGTERM drains: in-flight requests finish, exit 0 within 10 s', async (t
   child.kill('SIGTERM')
   const [code] = await once(child, 'exit') as [number | null]
   t.equal(code, 0, 'exit 0')
+  t.match(stdout, /"msg":"shutting down"/, 'the buffered log lines were written before the exit')
   const status = await inflight
   t.ok(status === 503 || status === 200, `the in-flight request got an HTTP answer (${String(status)}), not a reset`)
   await t.rejects(fetch(`${base}/readyz`), 'the listener is closed afterwards')
   t.notMatch(stdout, key)
   t.notMatch(stdout, 'gsecret-0123456789')
+})
+
+/** Starts the server and resolves once it listens, with its base URL and everything it printed so far. */
+async function listening (env: Record<string, string>): Promise<{ child: ChildProcessWithoutNullStreams, base: string, output: () => string }> {
+  const child = start(env)
+  let stdout = ''
+  child.stderr.resume()
+  const base = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString()
+      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)
+      if (m !== null) resolve(m[1] as string)
+    })
+    child.once('exit', (code) => { reject(new Error(`server exited with ${String(code)}: ${stdout}`)) })
+  })
+  return { child, base, output: () => stdout }
+}
+
+/** A connection that stays open: it sends `bytes` (maybe nothing) and then waits. */
+async function openSocket (base: string, bytes: string): Promise<Socket> {
+  const url = new URL(base)
+  const socket = connect(Number(url.port), url.hostname)
+  await once(socket, 'connect')
+  if (bytes !== '') socket.write(bytes)
+  socket.on('error', () => {})
+  return socket
+}
+
+t.test('SIGTERM with an idle connection, a half-sent request and a hung provider: exit 0, the caller gets its 503', async (t) => {
+  const emulator = createUpstreamEmulator({
+    tenants: {
+      global: { clientId: 'gid', clientSecret: 'gsecret-0123456789' },
+      bandwidth: { clientId: 'bid', clientSecret: 'bsecret-0123456789' }
+    }
+  })
+  await emulator.listen({ host: '127.0.0.1', port: 0 })
+  t.teardown(async () => { await emulator.close() })
+  const key = 'k'.repeat(40)
+  // The provider never answers, and the upstream timeout is far beyond the shutdown budget:
+  // only aborting the wait at shutdown can answer the caller in time.
+  emulator.setFault('global', { kind: 'hang' })
+  const { child, base } = await listening({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    GLOBAL_WEBRTC_CLIENT_ID: 'gid',
+    GLOBAL_WEBRTC_CLIENT_SECRET: 'gsecret-0123456789',
+    GLOBAL_WEBRTC_TOKEN_URL: emulator.tokenUrl('global'),
+    API_KEYS: `ops:${key}`,
+    UPSTREAM_TIMEOUT_MS: '60000'
+  })
+  const idle = await openSocket(base, '')
+  const halfSent = await openSocket(base, 'GET /token/webrtc HTTP/1.1\r\nHost: x\r\nX-API-Key: ')
+  const inflight = fetch(`${base}/token/webrtc`, { headers: { 'x-api-key': key } })
+    .then(async (r) => ({ status: r.status, body: await r.json() as { code?: string }, retryAfter: r.headers.get('retry-after') }), (err: Error) => err.message)
+  // Sequencing only (nothing is timed): the prewarm request is held by the provider, and the
+  // caller's request has had time to reach the service and join it, before the signal.
+  while (emulator.requests('global') < 1) await new Promise((resolve) => setTimeout(resolve, 20))
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  child.kill('SIGTERM')
+  const [code] = await once(child, 'exit') as [number | null]
+  t.equal(code, 0, 'exit 0: close-with-grace exits 1 past its 9 s budget')
+  const answer = await inflight
+  t.same(typeof answer === 'string' ? answer : [answer.status, answer.body.code], [503, 'UPSTREAM_UNAVAILABLE'], 'the in-flight caller gets its 503, not a reset')
+  t.ok(typeof answer !== 'string' && Number(answer.retryAfter) >= 1, 'with Retry-After')
+  t.ok(idle.destroyed || idle.readableEnded || await once(idle, 'close').then(() => true), 'the idle connection was closed by the server')
+  t.ok(halfSent.destroyed || halfSent.readableEnded || await once(halfSent, 'close').then(() => true), 'so was the half-sent one')
+  idle.destroy()
+  halfSent.destroy()
+})
+
+t.test('METRICS_PORT: /metrics on that port only; the API port answers it 404', async (t) => {
+  const emulator = createUpstreamEmulator({ tenants: { global: { clientId: 'gid', clientSecret: 'gsecret-0123456789' } } })
+  await emulator.listen({ host: '127.0.0.1', port: 0 })
+  t.teardown(async () => { await emulator.close() })
+  const metricsPort = await new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => { resolve(port) })
+    })
+  })
+  const { child, base } = await listening({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    METRICS_PORT: String(metricsPort),
+    GLOBAL_WEBRTC_CLIENT_ID: 'gid',
+    GLOBAL_WEBRTC_CLIENT_SECRET: 'gsecret-0123456789',
+    GLOBAL_WEBRTC_TOKEN_URL: emulator.tokenUrl('global'),
+    API_KEYS: `ops:${'k'.repeat(40)}`
+  })
+  t.teardown(() => { child.kill('SIGKILL') })
+  const onApi = await fetch(`${base}/metrics`)
+  t.equal(onApi.status, 404)
+  t.equal((await onApi.json() as { code: string }).code, 'NOT_FOUND')
+  let onMetrics: Response | undefined
+  // The metrics listener opens right after the API's.
+  for (let i = 0; i < 100 && onMetrics === undefined; i++) {
+    onMetrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).catch(async () => { await new Promise((resolve) => setTimeout(resolve, 50)); return undefined })
+  }
+  t.equal(onMetrics?.status, 200)
+  t.match(await onMetrics?.text(), /^# TYPE token_requests_total counter$/m)
+  child.kill('SIGTERM')
+  const [code] = await once(child, 'exit') as [number | null]
+  t.equal(code, 0)
+})
+
+t.test('SIGHUP re-reads the *_FILE files at once and keeps serving', async (t) => {
+  const emulator = createUpstreamEmulator({ tenants: { global: { clientId: 'gid', clientSecret: 'gsecret-0123456789' } } })
+  await emulator.listen({ host: '127.0.0.1', port: 0 })
+  t.teardown(async () => { await emulator.close() })
+  const dir = t.testdir({ keys: `ops:${'1'.repeat(40)}\n` })
+  const { child, base } = await listening({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    GLOBAL_WEBRTC_CLIENT_ID: 'gid',
+    GLOBAL_WEBRTC_CLIENT_SECRET: 'gsecret-0123456789',
+    GLOBAL_WEBRTC_TOKEN_URL: emulator.tokenUrl('global'),
+    API_KEYS_FILE: `${dir}/keys`,
+    // Far beyond the test: only SIGHUP can make the change visible.
+    SECRET_FILES_POLL_SECONDS: '86400'
+  })
+  t.teardown(() => { child.kill('SIGKILL') })
+  const status = async (key: string): Promise<number> => (await fetch(`${base}/token/webrtc`, { headers: { 'x-api-key': key } })).status
+  t.equal(await status('1'.repeat(40)), 200)
+  writeFileSync(`${dir}/keys`, `ops:${'2'.repeat(40)}\n`)
+  t.equal(await status('2'.repeat(40)), 401, 'not before the signal')
+  child.kill('SIGHUP')
+  // The reload settles for a moment after the signal; poll its visible effect (bounded).
+  let after = 0
+  for (let i = 0; i < 100 && after !== 200; i++) {
+    after = await status('2'.repeat(40))
+    if (after !== 200) await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  t.equal(after, 200, 'the new key is accepted')
+  t.equal(await status('1'.repeat(40)), 401, 'the old one is revoked')
+  t.equal(child.exitCode, null, 'SIGHUP did not stop the service')
+  t.match(await (await fetch(`${base}/metrics`)).text(), /^config_reloads_total\{outcome="success"\} 1$/m)
 })

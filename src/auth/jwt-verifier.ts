@@ -1,14 +1,15 @@
 // Verifies end-user JWTs (`Authorization: Bearer`) against the identity provider's JWKS:
 // asymmetric signature, `exp`/`nbf` with a small leeway, `iss`, `aud`, a non-empty `sub`.
 // Successes are cached by the token's SHA-256 until its `exp`, so the hot path does no crypto.
-// Every failure is one generic 401 whose message carries nothing from the token; the log-safe
-// `reason` says why. Plain TypeScript: the auth plugin wraps it.
-import * as crypto from 'node:crypto'
+// A JWKS that cannot be fetched is asked again at most once per JWKS_FAILURE_COOLDOWN_MS, and
+// said so in one warning per failed fetch, whatever the traffic. Every failure rejects with a
+// log-safe `reason` that carries nothing from the token. Plain TypeScript: the auth plugin wraps it.
+import { hash } from 'node:crypto'
 import { createRemoteJWKSet, customFetch as customFetchOption, errors, jwtVerify } from 'jose'
 import type { FetchImplementation, JWTVerifyGetKey } from 'jose'
 import { LRUCache } from 'lru-cache'
-import { UnauthorizedError } from '../lib/errors.js'
-import { sha256 } from '../lib/secret.js'
+import { logSafeCode } from '../lib/errors.js'
+import { silentLogger, type Logger } from '../lib/logger.js'
 
 /** Asymmetric only: refuses `alg: none` and HS* (e.g. HS256 keyed with the public key). */
 export const ALLOWED_ALGORITHMS = [
@@ -24,6 +25,8 @@ export const MAX_JWT_LENGTH = 8192
  * within 30 s" true: worst case is this plus one fetch (≤ JWKS_TIMEOUT_MS).
  */
 export const JWKS_COOLDOWN_MS = 10_000
+/** After a failed JWKS fetch, no other is tried for this long: requests meanwhile get 'jwks_unavailable' at once. */
+export const JWKS_FAILURE_COOLDOWN_MS = 10_000
 /** A JWKS fetch runs inside a caller's request; a hung IdP must not hold it for long. */
 export const JWKS_TIMEOUT_MS = 3_000
 /**
@@ -39,12 +42,13 @@ export type JwtFailureReason =
   | 'bad_signature' | 'expired' | 'not_yet_valid' | 'wrong_issuer' | 'wrong_audience'
   | 'missing_claim' | 'invalid_claim'
 
-/** A 401 with a generic message; `reason` is a fixed, non-secret code for debug/warn logs. */
-export class JwtVerificationError extends UnauthorizedError {
+/** A refused token; `reason` is a fixed, non-secret code for logs. The auth plugin answers 401. */
+export class JwtVerificationError extends Error {
   readonly reason: JwtFailureReason
 
   constructor (reason: JwtFailureReason) {
-    super()
+    super(`JWT refused: ${reason}`)
+    this.name = 'JwtVerificationError'
     this.reason = reason
   }
 }
@@ -63,21 +67,21 @@ export interface JwtVerifierOptions {
   jwks?: JWTVerifyGetKey
   /** fetch used for the JWKS; for tests. */
   customFetch?: FetchImplementation
+  /** Where a failed JWKS fetch is reported (one warning per failure). */
+  logger?: Logger
 }
 
 export interface JwtVerifier {
-  /** Resolves with the token's subject, or rejects with a JwtVerificationError (401). */
+  /** Resolves with the token's subject, or rejects with a JwtVerificationError. */
   verify (jwt: string): Promise<{ sub: string }>
+  /** The subject of a token verified before and still cached, without any crypto; else undefined. */
+  cached (jwt: string): { sub: string } | undefined
+  /** Forgets the fetched JWKS and every verified token (a signing key was withdrawn). */
+  reset (): void
 }
 
-/**
- * The cache key, on every request: the token's SHA-256 in base64. crypto.hash (Node ≥ 20.12) is
- * one native call straight to base64, less than half the cost of createHash + Buffer#toString.
- */
-const cacheKeyOf: (jwt: string) => string = typeof crypto.hash === 'function'
-  ? (jwt) => crypto.hash('sha256', jwt, 'base64')
-  /* c8 ignore next -- only Node < 20.12 lacks crypto.hash; CI runs Node 20.20 and 24 */
-  : (jwt) => sha256(jwt).toString('base64')
+/** The cache key, on every request: the token's SHA-256 in base64, one native call. */
+const cacheKeyOf = (jwt: string): string => hash('sha256', jwt, 'base64')
 
 // Three non-empty base64url segments; jose checks the rest.
 const COMPACT_JWS = /^[\w-]+\.[\w-]+\.[\w-]+$/
@@ -99,17 +103,30 @@ export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
   if (issuer === '' || audience === '') throw new TypeError('JWT issuer and audience must be non-empty')
   if (!Number.isFinite(clockTolerance) || clockTolerance < 0) throw new TypeError('clockToleranceSeconds must be a finite number ≥ 0')
 
-  const jwks = opts.jwks ?? createRemoteJWKSet(opts.jwksUrl, {
+  const log = opts.logger ?? silentLogger
+  const remote = (): JWTVerifyGetKey => opts.jwks ?? createRemoteJWKSet(opts.jwksUrl, {
     cooldownDuration: JWKS_COOLDOWN_MS,
     timeoutDuration: JWKS_TIMEOUT_MS,
     cacheMaxAge: JWKS_CACHE_MAX_AGE_MS,
     [customFetchOption]: opts.customFetch
   })
+  let jwks = remote()
+  /** When the last JWKS fetch failed (the injected clock), or -Infinity. */
+  let failedAt = -Infinity
   const getKey: JWTVerifyGetKey = async (header, token) => {
+    if (now() - failedAt < JWKS_FAILURE_COOLDOWN_MS) throw new KeyLookupError('jwks_unavailable')
     try {
       return await jwks(header, token)
     } catch (err) {
-      throw new KeyLookupError(keyLookupReason(err))
+      const reason = keyLookupReason(err)
+      if (reason === 'jwks_unavailable') {
+        // Concurrent verifications share jose's one fetch, so they fail together: warn once.
+        if (now() - failedAt >= JWKS_FAILURE_COOLDOWN_MS) {
+          log.warn({ reason, errorClass: logSafeCode(err), retryInSeconds: JWKS_FAILURE_COOLDOWN_MS / 1000 }, 'cannot verify JWTs: JWKS unavailable')
+        }
+        failedAt = now()
+      }
+      throw new KeyLookupError(reason)
     }
   }
 
@@ -119,18 +136,30 @@ export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
   // alone bounds memory; an expired entry is dropped when read or evicted.
   const cache = new LRUCache<string, { sub: string, expiresAtMs: number }>({ max: opts.cacheMax ?? DEFAULT_CACHE_MAX })
 
+  function cached (jwt: string, at: number): { sub: string } | undefined {
+    const cacheKey = cacheKeyOf(jwt)
+    const hit = cache.get(cacheKey)
+    if (hit === undefined) return undefined
+    if (at < hit.expiresAtMs) return { sub: hit.sub }
+    cache.delete(cacheKey)
+    return undefined
+  }
+
   return {
+    cached: (jwt) => typeof jwt === 'string' && jwt.length <= MAX_JWT_LENGTH ? cached(jwt, now()) : undefined,
+    reset () {
+      cache.clear()
+      jwks = remote()
+      failedAt = -Infinity
+    },
     async verify (jwt) {
       if (typeof jwt !== 'string' || jwt.length > MAX_JWT_LENGTH || !COMPACT_JWS.test(jwt)) {
         throw new JwtVerificationError('malformed')
       }
       const started = now()
+      const hit = cached(jwt, started)
+      if (hit !== undefined) return hit
       const cacheKey = cacheKeyOf(jwt)
-      const hit = cache.get(cacheKey)
-      if (hit !== undefined) {
-        if (started < hit.expiresAtMs) return { sub: hit.sub }
-        cache.delete(cacheKey)
-      }
 
       let payload
       try {

@@ -8,6 +8,20 @@
 // (`env`), so the scheduling logic is unit-tested in Node with a fake clock. The access token
 // travels only from the response body to `get()` and `onToken`: never into a URL, storage, the
 // console or an error (errors carry statuses and codes, never a response body).
+// `Retry-After` is read by the service's own parser (src/lib/retry-after.ts), bundled in by the build.
+// The module also offers the per-user endpoint client (endpoint-client.ts), re-exported below.
+import { parseRetryAfter as parseRetryAfterHeader } from '../lib/retry-after.js'
+import { serviceCodeOf } from './service-reply.js'
+
+// The per-user endpoint client is served in the same module (GET /client/token-client.js).
+export {
+  createEndpointClient, EndpointClientError, parseEndpointList, parseEndpointToken,
+  DEFAULT_ENDPOINT_TIMEOUT_MS, ENDPOINT_RETRY_AFTER_CAP_MS
+} from './endpoint-client.js'
+export type {
+  EndpointClient, EndpointClientEnv, EndpointClientErrorCode, EndpointClientHeaders, EndpointClientOptions,
+  EndpointSummary, EndpointToken, PageHideTarget
+} from './endpoint-client.js'
 
 /** A token as GET /token/webrtc returns it (contract fields only). Frozen. */
 export interface Token {
@@ -177,15 +191,9 @@ interface Problem {
 const unit = (value: number): number => (value >= 0 ? Math.min(value, 1) : 0)
 const noop = (): void => {}
 
-/** `Retry-After` (delta-seconds or HTTP-date) in ms from `now`; undefined when absent or unparseable. */
+/** `Retry-After` (delta-seconds or HTTP-date) in ms from `now`, capped; undefined when absent or invalid. */
 export function parseRetryAfter (value: string | null, now: number): number | undefined {
-  if (value === null) return undefined
-  const text = value.trim()
-  if (/^\d+$/.test(text)) return Math.min(Number(text) * 1000, RETRY_AFTER_CAP_MS)
-  // An HTTP-date starts with the day's name; Date.parse alone would take "-3" for a year.
-  const at = /^[A-Za-z]{3}/.test(text) ? Date.parse(text) : Number.NaN
-  if (Number.isNaN(at)) return undefined
-  return Math.min(Math.max(0, at - now), RETRY_AFTER_CAP_MS)
+  return parseRetryAfterHeader(value, now, RETRY_AFTER_CAP_MS)
 }
 
 /** The contract fields of a token response, or undefined when the body is not a usable token. */
@@ -198,17 +206,6 @@ export function parseToken (body: unknown): Token | undefined {
   if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn <= 0) return undefined
   if (typeof expiresAt !== 'string' || typeof upstream !== 'string') return undefined
   return Object.freeze({ access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn, expires_at: expiresAt, upstream })
-}
-
-/** The service's machine-readable error code, if the body is its JSON error; never the body itself. */
-async function serviceCodeOf (response: Response): Promise<string | undefined> {
-  try {
-    const body = await response.json() as { code?: unknown } | null
-    const code = body?.code
-    return typeof code === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(code) ? code : undefined
-  } catch {
-    return undefined
-  }
 }
 
 async function problemOf (response: Response, now: number): Promise<Problem> {

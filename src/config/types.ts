@@ -1,9 +1,9 @@
-// The validated, typed configuration. Only src/config/load-config.ts builds it, from the
-// environment and *_FILE secret files; everything else receives it.
+// The validated, typed configuration. Only src/config/parse-config.ts builds it, from the
+// environment and the contents of the *_FILE files; everything else receives it.
 import type { Secret } from '../lib/secret.js'
+import type { FileVariable } from './schema.js'
 
-export const UPSTREAM_IDS = ['bandwidth', 'global'] as const
-export type UpstreamId = typeof UPSTREAM_IDS[number]
+export type UpstreamId = 'bandwidth' | 'global'
 
 export interface UpstreamConfig {
   id: UpstreamId
@@ -28,13 +28,23 @@ export interface JwtAuthConfig {
   audience: string
 }
 
+/** Per-user endpoint tokens (BRTC_ACCOUNT_ID set). */
+export interface BrtcConfig {
+  accountId: string
+  /** The Endpoints API base, e.g. https://api.bandwidth.com/v2 (no trailing slash). */
+  apiUrl: URL
+  eventCallbackUrl: URL | undefined
+  maxEndpointsPerCaller: number
+  sweepIntervalSeconds: number
+}
+
 export type TrustProxy = boolean | number | string[]
 
 export interface Config {
   port: number
   host: string
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
-  /** Enabled upstreams only, in the order of UPSTREAM_IDS. */
+  /** Enabled upstreams only: bandwidth first, then global. */
   upstreams: UpstreamConfig[]
   defaultUpstream: UpstreamId
   /** Fraction (0, 1) of a token's lifetime after which a background refresh starts. */
@@ -48,4 +58,10 @@ export interface Config {
   /** May carry a password, so it is a Secret. */
   redisUrl: Secret | undefined
   trustProxy: TrustProxy
+  /** Serve /metrics on this port only; undefined serves it on the API port. */
+  metricsPort: number | undefined
+  brtc: BrtcConfig | undefined
+  /** The `<NAME>_FILE` paths in use, by variable: the files a reload re-reads. */
+  secretFiles: Partial<Record<FileVariable, string>>
+  secretFilesPollSeconds: number
 }

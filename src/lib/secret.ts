@@ -1,7 +1,7 @@
 // A credential held so that it cannot leak by accident: string conversion, JSON and
 // util.inspect all print a placeholder. Only `reveal()` gives the value, so every place
 // that needs the raw secret is greppable.
-import { createHash } from 'node:crypto'
+import { hash, timingSafeEqual } from 'node:crypto'
 
 export const REDACTED = '[redacted]'
 
@@ -12,9 +12,14 @@ export class Secret {
     this.#value = value
   }
 
-  /** The raw value. Call only where the value must go on the wire. */
+  /** The raw value. Call only where the value must go on the wire or into a key derivation. */
   reveal (): string {
     return this.#value
+  }
+
+  /** Whether both hold the same value; compares digests in constant time. */
+  equals (other: Secret): boolean {
+    return this === other || timingSafeEqual(sha256(this.#value), sha256(other.#value))
   }
 
   toString (): string {
@@ -30,7 +35,15 @@ export class Secret {
   }
 }
 
-/** SHA-256 digest of a UTF-8 string. Comparing digests (timingSafeEqual) makes a comparison length-independent. */
+/**
+ * The first 16 hex digits of the SHA-256 of a credential: names it in a log line (which token a
+ * caller was handed) without revealing it or allowing it to be rebuilt.
+ */
+export function fingerprint (value: Secret): string {
+  return sha256(value.reveal()).toString('hex', 0, 8)
+}
+
+/** SHA-256 of a UTF-8 string: one native call. Comparing digests with timingSafeEqual makes a comparison length-independent. */
 export function sha256 (value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest()
+  return hash('sha256', value, 'buffer')
 }

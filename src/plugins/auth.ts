@@ -1,35 +1,33 @@
-// Caller authentication for /token/webrtc: `X-API-Key` (constant-time match against API_KEYS)
-// or `Authorization: Bearer <JWT>` (verified against AUTH_JWKS_URL). There is no anonymous mode.
-// `authenticate` only records the outcome, so the rate limiter can count failed attempts per IP
-// before `requireCaller` turns a failure into a 401.
+// Caller authentication, as the onRequest hook `fastify.authenticate`: `X-API-Key` (a constant-time
+// match against API_KEYS) or `Authorization: Bearer <JWT>` (verified against AUTH_JWKS_URL).
+// There is no anonymous mode: a request without a caller ends here with a 401, or a 429 once its
+// address has used up its failed-authentication budget. The order is the defence: the cheap
+// refusals first; an address out of budget is refused before any signature check or JWKS fetch;
+// each failure is counted against the address; an authenticated caller is counted against its
+// own budget. `request.caller` carries who it was; `request.authFailure` why not, log-safe.
 import fp from 'fastify-plugin'
-import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { FastifyRequest } from 'fastify'
 import type { FetchImplementation, JWTVerifyGetKey } from 'jose'
 import { ApiKeyVerifier } from '../auth/api-keys.js'
-import { createJwtVerifier, type JwtVerificationError, type JwtVerifier } from '../auth/jwt-verifier.js'
-import { UnauthorizedError } from '../lib/errors.js'
-
-export interface Caller {
-  /** Identity: the API key's name or the JWT's `sub`. Safe to log. */
-  name: string
-  method: 'api_key' | 'jwt'
-}
+import { readCredentials, type Caller } from '../auth/credentials.js'
+import type { JwtVerifier } from '../auth/jwt-verifier.js'
+import { unauthorized } from '../lib/errors.js'
 
 export interface AuthPluginOptions {
   /** Test seam: a JWKS key getter instead of fetching AUTH_JWKS_URL. */
   jwks?: JWTVerifyGetKey
   /** Test seam: the fetch jose uses to load AUTH_JWKS_URL. */
   customFetch?: FetchImplementation
-  /** Test seam: epoch-ms clock for JWT time checks and the verified-JWT cache. */
+  /** Test seam: epoch-ms clock for JWT time checks, the verified-JWT cache and the JWKS cool-down. */
   now?: () => number
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** onRequest hook: records `request.caller` or `request.authFailure`; never fails. */
-    authenticate: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
-    /** onRequest hook: fails with a 401 unless `authenticate` found a caller. */
-    requireCaller: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
+    /** onRequest hook of every authenticated route: sets `request.caller`, or fails with 401/429. */
+    authenticate: (request: FastifyRequest) => Promise<void>
+    /** Forgets the fetched JWKS and every verified JWT (SIGHUP: a signing key was withdrawn). */
+    forgetJwts: () => void
   }
   interface FastifyRequest {
     caller: Caller | null
@@ -38,76 +36,67 @@ declare module 'fastify' {
   }
 }
 
-const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i
-
 export default fp<AuthPluginOptions>(async function auth (fastify, opts) {
   const { apiKeys, jwt } = fastify.config
-  const keys = apiKeys.length > 0 ? new ApiKeyVerifier(apiKeys) : undefined
+  const { limits } = fastify
+  let keys = apiKeys.length > 0 ? new ApiKeyVerifier(apiKeys) : undefined
+  // A changed API_KEYS_FILE applies to the requests that start after it; those in flight finish as they started.
+  fastify.configUpdates.on('updated', (config, changed) => {
+    if (changed.includes('API_KEYS')) keys = new ApiKeyVerifier(config.apiKeys)
+  })
   let jwtVerifier: JwtVerifier | undefined
-  if (jwt !== undefined) {
+  // jose is loaded only when JWTs are configured.
+  const { createJwtVerifier, JwtVerificationError } = jwt === undefined ? {} : await import('../auth/jwt-verifier.js')
+  if (jwt !== undefined && createJwtVerifier !== undefined) {
     jwtVerifier = createJwtVerifier({
       jwksUrl: jwt.jwksUrl,
       issuer: jwt.issuer,
       audience: jwt.audience,
       jwks: opts.jwks,
       customFetch: opts.customFetch,
-      now: opts.now
+      now: opts.now,
+      logger: fastify.log
     })
   }
 
   fastify.decorateRequest('caller', null)
   fastify.decorateRequest('authFailure', null)
+  fastify.decorate('forgetJwts', () => { jwtVerifier?.reset() })
 
-  /**
-   * The caller, or a log-safe failure reason. Synchronous for API keys and for every refusal
-   * that needs no crypto; a promise only while a JWT is being verified.
-   */
-  function identify (request: FastifyRequest): Caller | string | Promise<Caller | string> {
-    const apiKey = request.headers['x-api-key']
-    const authorization = request.headers.authorization
-    if (apiKey !== undefined && authorization !== undefined) return 'ambiguous_credentials'
-    if (apiKey !== undefined) {
+  /** The caller, or why not (log-safe). Throws the 429 of an address out of budget before JWT work. */
+  async function identify (request: FastifyRequest): Promise<Caller | string> {
+    const presented = readCredentials(request.headers)
+    if (presented.kind === 'refused') return presented.reason
+    if (presented.kind === 'api_key') {
       if (keys === undefined) return 'api_keys_disabled'
-      // Node joins repeated X-API-Key headers into one string, so this is always a single value.
-      const name = keys.verify(String(apiKey))
+      const name = keys.verify(presented.key)
       return name === undefined ? 'unknown_api_key' : { name, method: 'api_key' }
     }
-    if (authorization === undefined) return 'missing_credentials'
-    const match = BEARER.exec(authorization)
-    if (match === null) return 'malformed_authorization'
     if (jwtVerifier === undefined) return 'jwt_disabled'
-    return jwtVerifier.verify(match[1] as string).then(
-      ({ sub }): Caller => ({ name: sub, method: 'jwt' }),
-      (err: unknown) => {
-        const { reason } = err as JwtVerificationError
-        if (reason === 'jwks_unavailable') request.log.warn({ reason }, 'cannot verify JWT: JWKS unavailable')
-        return reason
-      })
+    const hit = jwtVerifier.cached(presented.token)
+    if (hit !== undefined) return { name: hit.sub, method: 'jwt' }
+    const refused = await limits.checkAddress(request)
+    if (refused !== undefined) {
+      request.authFailure = 'address_over_budget'
+      throw refused
+    }
+    try {
+      const { sub } = await jwtVerifier.verify(presented.token)
+      return { name: sub, method: 'jwt' }
+    } catch (err) {
+      if (JwtVerificationError !== undefined && err instanceof JwtVerificationError) return err.reason
+      throw err
+    }
   }
 
-  function record (request: FastifyRequest, outcome: Caller | string): void {
+  fastify.decorate('authenticate', async function authenticate (request: FastifyRequest) {
+    const outcome = await identify(request)
     if (typeof outcome === 'string') {
       request.authFailure = outcome
-      // The request's own log line carries `authFailure`; this one is for debugging, so that a
-      // flood of bad credentials costs one log line per request, not two.
-      request.log.debug({ reason: outcome }, 'authentication failed')
-    } else {
-      request.caller = outcome
+      throw (await limits.countFailure(request)) ?? unauthorized()
     }
-  }
-
-  // Callback-style hooks (hot path): no promise per request unless a JWT is being verified.
-  fastify.decorate('authenticate', function authenticate (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) {
-    const outcome = identify(request)
-    if (outcome instanceof Promise) {
-      outcome.then((result) => { record(request, result); done() }, done)
-    } else {
-      record(request, outcome)
-      done()
-    }
+    request.caller = outcome
+    const limited = await limits.caller(request, `${outcome.method}:${outcome.name}`)
+    if (limited !== undefined) throw limited
   })
-
-  fastify.decorate('requireCaller', function requireCaller (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) {
-    done(request.caller === null ? new UnauthorizedError() : undefined)
-  })
-}, { name: 'auth', fastify: '5.x', dependencies: ['config'] })
+}, { name: 'auth', fastify: '5.x', dependencies: ['config', 'rate-limit'] })

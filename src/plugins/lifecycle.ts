@@ -1,24 +1,68 @@
-// Tracks whether the app is draining, so /readyz turns 503 as soon as shutdown begins while
-// in-flight requests still finish. While draining, every reply carries `Connection: close`:
-// Node's server.close() closes idle keep-alive sockets only once, at the moment it is called, so a
-// socket whose request was in flight then would otherwise hold the server open until keepAliveTimeout.
+// Shutdown that never waits on a connection doing nothing. `fastify.close()` (SIGTERM) runs the
+// preClose hooks, then closes the listener and waits for every open connection to end. Node
+// closes idle keep-alive connections itself, but not one that never sent a byte (a load
+// balancer's pre-connect) nor one that sent half a request: each would hold the process until
+// its socket timeout. So this plugin tracks connections and the requests each is serving, and
+// from preClose on (draining) ends every connection that serves no request: at once, then on a
+// short interval while draining, which also ends each connection once its last response is
+// sent (a request that starts while draining is answered with `Connection: close`). /readyz
+// answers 503 while draining; requests in flight finish (their token waits are aborted by the
+// tokens plugin's own preClose, so they get their 503 at once).
 import fp from 'fastify-plugin'
+import type { Socket } from 'node:net'
+
+/** How often connections are swept while draining (a connection opened meanwhile, a request now done). */
+const SWEEP_MS = 100
 
 declare module 'fastify' {
   interface FastifyInstance {
-    lifecycle: { draining: boolean }
+    lifecycle: {
+      readonly draining: boolean
+      /** Starts draining (preClose does, on close()): /readyz 503, idle connections ended. Idempotent. */
+      drain: () => void
+    }
   }
 }
 
 export default fp(async function lifecycle (fastify) {
-  const state = { draining: false }
+  const state = { draining: false, drain }
   fastify.decorate('lifecycle', state)
-  fastify.addHook('preClose', async function markDraining () {
-    state.draining = true
+  /** Open connections, with how many requests each is serving. */
+  const connections = new Map<Socket, number>()
+
+  fastify.server.on('connection', (socket: Socket) => {
+    connections.set(socket, 0)
+    socket.once('close', () => { connections.delete(socket) })
   })
-  // Synchronous: it runs on every reply, and is a no-op until shutdown begins.
-  fastify.addHook('onSend', function closeWhenDraining (_request, reply, payload, done) {
+  fastify.addHook('onRequest', function trackRequest (request, reply, done) {
+    const socket = request.raw.socket
+    const serving = connections.get(socket)
+    if (serving !== undefined) connections.set(socket, serving + 1)
     if (state.draining) reply.header('connection', 'close')
-    done(null, payload)
+    done()
+  })
+  fastify.addHook('onResponse', function untrackRequest (request, _reply, done) {
+    const socket = request.raw.socket
+    const serving = connections.get(socket)
+    if (serving !== undefined) connections.set(socket, serving - 1)
+    done()
+  })
+
+  function sweep (): void {
+    for (const [socket, serving] of connections) if (serving === 0) socket.destroy()
+  }
+
+  let sweeper: NodeJS.Timeout | undefined
+  function drain (): void {
+    if (state.draining) return
+    state.draining = true
+    sweep()
+    sweeper = setInterval(sweep, SWEEP_MS).unref()
+  }
+  fastify.addHook('preClose', async function startDraining () {
+    drain()
+  })
+  fastify.addHook('onClose', async function stopSweeping () {
+    clearInterval(sweeper)
   })
 }, { name: 'lifecycle', fastify: '5.x' })

@@ -1,22 +1,18 @@
-// Prometheus metrics for operators, exposed as `fastify.metrics` and served by GET /metrics.
-// Each app instance has its own prom-client Registry (never the global default one), so several
-// apps in one process (tests) do not collide. Labels are bounded: an enabled upstream id or
-// 'unknown', and fixed outcome names; never an identity, key, token or raw path.
+// Prometheus metrics for operators: one registry per app (never prom-client's global one, so
+// several apps in one process do not collide), the counters other parts record into, and a way
+// for the plugin that owns a state to add a gauge of it. Labels are bounded: an enabled upstream
+// id or 'unknown', and fixed outcome names; never an identity, key, token or raw path.
+// GET /metrics (src/routes/metrics.ts) serves the registry.
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { UpstreamId } from '../config/types.js'
 import type { FetchOutcome } from '../token/types.js'
-
-/** The route whose requests `token_requests_total` counts. */
-export const TOKEN_ROUTE = '/token/webrtc'
 
 export const TOKEN_REQUEST_OUTCOMES = [
   'served', 'unauthorized', 'rate_limited', 'bad_request', 'unavailable', 'credentials_rejected', 'error'
 ] as const
 export type TokenRequestOutcome = typeof TOKEN_REQUEST_OUTCOMES[number]
 
-/** Every outcome the token manager reports, so each series exists (at 0) from the start. */
+/** Every outcome a provider request can have, so each series exists (at 0) from the start. */
 export const FETCH_OUTCOMES = [
   'success', 'timeout', 'network', 'throttled', 'server_error', 'bad_response', 'client_error', 'credentials_rejected'
 ] as const satisfies readonly FetchOutcome[]
@@ -26,10 +22,18 @@ const FETCH_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
 export interface Metrics {
   readonly registry: Registry
-  /** The token managers' onFetch hook: one provider request finished. */
-  recordFetch: (upstream: UpstreamId, outcome: FetchOutcome, durationMs: number) => void
-  /** onResponse hook of GET /token/webrtc (a route hook, so no other route pays for it). */
-  countTokenRequest: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
+  /** One request to GET /token/webrtc answered; `upstream` is an enabled id or 'unknown'. */
+  tokenRequest (upstream: string, status: number): void
+  /** One request sent to a provider, and how it ended. */
+  upstreamFetch (upstream: string, outcome: FetchOutcome, durationMs: number): void
+  /** A request refused before routing (bad URL encoding, an unparseable or oversized header block). */
+  malformedRequest (reason: string): void
+  /** Creates every series of an upstream at 0, so rate() and absence alerts work from the start. */
+  addUpstream (upstream: string): void
+  /** Adds a counter owned by another plugin; `initial` label sets exist at 0 from the start. */
+  counter<L extends string> (name: string, help: string, labelNames: readonly L[], initial?: ReadonlyArray<Record<L, string>>): { inc (labels: Record<L, string>, value?: number): void }
+  /** Adds a gauge whose value is read at scrape time (`collect`). */
+  gauge (name: string, help: string, labelNames: readonly string[], collect: (set: (value: number, labels?: Record<string, string>) => void) => void): void
 }
 
 declare module 'fastify' {
@@ -50,21 +54,9 @@ export function tokenRequestOutcome (status: number): TokenRequestOutcome {
 }
 
 /**
- * The upstream a /token/webrtc request asked for, bounded for labels and logs: the `upstream`
- * query value only when it names an enabled upstream, the default when absent, else 'unknown'.
- */
-export function requestedUpstream (request: FastifyRequest): string {
-  const server = request.server
-  if (!server.hasDecorator('tokens')) return 'unknown'
-  const wanted = (request.query as { upstream?: unknown } | undefined)?.upstream
-  if (wanted === undefined) return server.tokens.defaultUpstream
-  return typeof wanted === 'string' && (server.tokens.enabled as readonly string[]).includes(wanted) ? wanted : 'unknown'
-}
-
-/**
- * Default process metrics, collected once per process into a registry of their own (not the
- * global one) and shared by every app registry: they describe the process, and collecting them
- * per app would start an event-loop monitor and a GC observer per instance that never stop.
+ * Default process metrics, collected once per process into a registry of their own and shared by
+ * every app registry: they describe the process, and collecting them per app would start an
+ * event-loop monitor and a GC observer per instance that never stop.
  */
 let processRegistry: Registry | undefined
 function processMetrics (): Registry {
@@ -75,22 +67,9 @@ function processMetrics (): Registry {
   return processRegistry
 }
 
-/**
- * Whether the Redis plugin's `fastify.redis` reports its connection up, read loosely at scrape
- * time so this plugin works before, without or after it: `isUp()` when it has one, else a
- * `status` of 'up' (or a bare ioredis client's 'ready'). Absent or null counts as down.
- */
-function redisUp (fastify: FastifyInstance): boolean {
-  if (!fastify.hasDecorator('redis')) return false
-  const redis = (fastify as unknown as { redis: { isUp?: unknown, status?: unknown } | null }).redis
-  if (typeof redis?.isUp === 'function') return (redis.isUp as () => unknown).call(redis) === true
-  return redis?.status === 'up' || redis?.status === 'ready'
-}
-
 export default fp(async function metrics (fastify) {
   const registry = Registry.merge([processMetrics()])
   const registers = [registry]
-  const upstreams = fastify.config.upstreams.map((u) => u.id)
 
   const tokenRequests = new Counter({
     name: 'token_requests_total',
@@ -111,53 +90,52 @@ export default fp(async function metrics (fastify) {
     buckets: FETCH_BUCKETS,
     registers
   })
-  registry.registerMetric(new Gauge({
-    name: 'upstream_token_expiry_seconds',
-    help: 'Seconds the cached token of each upstream can still be handed out (before its expiry margin); 0 when none.',
-    labelNames: ['upstream'] as const,
-    registers: [],
-    collect () {
-      if (!fastify.hasDecorator('tokens')) return
-      for (const manager of fastify.tokens.all()) this.set({ upstream: manager.id }, manager.state().secondsLeft)
-    }
-  }))
-  if (fastify.config.redisUrl !== undefined) {
-    registry.registerMetric(new Gauge({
-      name: 'redis_up',
-      help: '1 when the Redis connection (REDIS_URL) is ready for commands, else 0.',
-      registers: [],
-      collect () {
-        this.set(redisUp(fastify) ? 1 : 0)
-      }
-    }))
-  }
-
-  // Every series of a known upstream exists from the start, so rate() and absence alerts work.
-  for (const upstream of upstreams) {
-    for (const outcome of TOKEN_REQUEST_OUTCOMES) tokenRequests.inc({ upstream, outcome }, 0)
-    for (const outcome of FETCH_OUTCOMES) fetches.inc({ upstream, outcome }, 0)
-  }
+  const malformed = new Counter({
+    name: 'malformed_requests_total',
+    help: 'Requests refused before routing, by reason (bad_url, header_overflow, bad_request, timeout).',
+    labelNames: ['reason'] as const,
+    registers
+  })
 
   // prom-client hashes a labels object on every inc(); the series a request can hit are few and
   // fixed (an enabled upstream or 'unknown', times an outcome), so each child is looked up once.
-  const tokenRequestSeries = new Map<string, Map<TokenRequestOutcome, ReturnType<typeof tokenRequests.labels>>>()
-  function tokenRequestSeriesFor (upstream: string, outcome: TokenRequestOutcome): ReturnType<typeof tokenRequests.labels> {
-    let byOutcome = tokenRequestSeries.get(upstream)
-    if (byOutcome === undefined) tokenRequestSeries.set(upstream, byOutcome = new Map())
-    let series = byOutcome.get(outcome)
-    if (series === undefined) byOutcome.set(outcome, series = tokenRequests.labels(upstream, outcome))
-    return series
-  }
+  const tokenRequestSeries = new Map<string, ReturnType<typeof tokenRequests.labels>>()
 
   fastify.decorate('metrics', {
     registry,
-    recordFetch (upstream: UpstreamId, outcome: FetchOutcome, durationMs: number) {
+    tokenRequest (upstream, status) {
+      const outcome = tokenRequestOutcome(status)
+      const id = `${upstream}\0${outcome}`
+      let series = tokenRequestSeries.get(id)
+      if (series === undefined) tokenRequestSeries.set(id, series = tokenRequests.labels(upstream, outcome))
+      series.inc()
+    },
+    upstreamFetch (upstream, outcome, durationMs) {
       fetches.inc({ upstream, outcome })
       fetchDuration.observe({ upstream }, Math.max(0, durationMs) / 1000)
     },
-    countTokenRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
-      tokenRequestSeriesFor(requestedUpstream(request), tokenRequestOutcome(reply.statusCode)).inc()
-      done()
+    malformedRequest (reason) {
+      malformed.inc({ reason })
+    },
+    addUpstream (upstream) {
+      for (const outcome of TOKEN_REQUEST_OUTCOMES) tokenRequests.inc({ upstream, outcome }, 0)
+      for (const outcome of FETCH_OUTCOMES) fetches.inc({ upstream, outcome }, 0)
+    },
+    counter (name, help, labelNames, initial = []) {
+      const counter = new Counter({ name, help, labelNames, registers })
+      for (const labels of initial) counter.inc(labels as never, 0)
+      return { inc: (labels, value = 1) => { counter.inc(labels as never, value) } }
+    },
+    gauge (name, help, labelNames, collect) {
+      registry.registerMetric(new Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [],
+        collect () {
+          collect((value, labels) => { labels === undefined ? this.set(value) : this.set(labels, value) })
+        }
+      }))
     }
-  })
-}, { name: 'metrics', fastify: '5.x', dependencies: ['config'] })
+  } satisfies Metrics)
+}, { name: 'metrics', fastify: '5.x' })

@@ -1,46 +1,62 @@
-// Rate limits on /token/webrtc: RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS per caller identity,
-// and per client IP for requests whose authentication failed, so guessing keys is slow.
-// One limiter with two key spaces, because @fastify/rate-limit runs at most one limiter per request.
-// With REDIS_URL the counters are shared by all replicas, and local while Redis is down
-// (src/redis/rate-limit-store.ts explains why that beats skipping the limit).
+// Rate limits, as `fastify.limits`: RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS per caller identity
+// (API-key callers and JWT callers counted apart, even under one name), and the same budget per
+// client address for failed authentication, so guessing keys is slow. An IPv6 client's budget
+// covers its whole /64 (@fastify/rate-limit's normalizeIP), not one budget per address in it.
+// The auth plugin asks these at the right moments: an address that has used up its budget is
+// refused before any JWT work. With REDIS_URL the counters are shared by all replicas, and local
+// while Redis is down (src/redis/rate-limit-store.ts).
 import fp from 'fastify-plugin'
-import rateLimit from '@fastify/rate-limit'
-import type { FastifyRequest, onRequestHookHandler } from 'fastify'
-import { AppError } from '../lib/errors.js'
-import { sharedRateLimitStore } from '../redis/rate-limit-store.js'
+import rateLimit, { normalizeIP } from '@fastify/rate-limit'
+import type { FastifyRequest } from 'fastify'
+import { rateLimited, type AppError } from '../lib/errors.js'
+
+export interface Limits {
+  /** Counts one request of the authenticated caller `identity` (`<method>:<name>`); the 429 to answer when that exceeds the budget. */
+  caller (request: FastifyRequest, identity: string): Promise<AppError | undefined>
+  /** Counts nothing; the 429 to answer when the address has used up its failed-authentication budget. */
+  checkAddress (request: FastifyRequest): Promise<AppError | undefined>
+  /** Counts one failed authentication of the address; the 429 to answer when that exceeds the budget. */
+  countFailure (request: FastifyRequest): Promise<AppError | undefined>
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** onRequest hook, to run after `authenticate`. */
-    callerRateLimit: onRequestHookHandler
+    limits: Limits
   }
 }
 
-export function rateLimitKey (request: FastifyRequest): string {
-  return request.caller !== null ? `id:${request.caller.name}` : `ip:${request.ip}`
+/** The failed-authentication key of a request: `address:<IP, or its /64 for IPv6>`; identities are `api_key:<name>` or `jwt:<sub>`. */
+export function addressKey (request: FastifyRequest): string {
+  return `address:${normalizeIP(request.ip, 64)}`
 }
 
 export default fp(async function rateLimitPlugin (fastify) {
   const { max, windowMs } = fastify.config.rateLimit
   const { redis } = fastify
+  const store = redis === null ? undefined : (await import('../redis/rate-limit-store.js')).sharedRateLimitStore(redis, 'wts:rl:')
   await fastify.register(rateLimit, {
     global: false,
-    // The X-RateLimit-* trio only on a 429 (with Retry-After), not on every success: browsers
-    // cannot read them (CORS does not expose them), and they are bytes and header checks on
-    // every token reply.
-    addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
-    ...(redis !== null && {
-      store: sharedRateLimitStore(redis, 'wts:rl:'),
-      // The store already falls back to local counters; should it still fail, let the request through.
-      skipOnError: true
-    })
+    // The store falls back to local counters by itself; should it still fail, let the request through.
+    ...(store !== undefined && { store, skipOnError: true })
   })
-  fastify.decorate('callerRateLimit', fastify.rateLimit({
-    max,
-    timeWindow: windowMs,
-    keyGenerator: rateLimitKey,
-    errorResponseBuilder (_request, context) {
-      return new AppError(429, 'RATE_LIMITED', `Rate limit exceeded, retry in ${context.after}`)
+  // createRateLimit takes the key from the request alone, so the identity being counted rides along here.
+  const identities = new WeakMap<FastifyRequest, string>()
+  const byCaller = fastify.createRateLimit({ max, timeWindow: windowMs, keyGenerator: (request) => identities.get(request) ?? 'none' })
+  const byAddress = fastify.createRateLimit({ max, timeWindow: windowMs, keyGenerator: addressKey })
+
+  fastify.decorate('limits', {
+    async caller (request, identity) {
+      identities.set(request, identity)
+      const result = await byCaller(request)
+      return !result.isAllowed && result.isExceeded ? rateLimited(result.ttl, max) : undefined
+    },
+    async checkAddress (request) {
+      const result = await byAddress(request, { increment: false })
+      return !result.isAllowed && result.remaining === 0 ? rateLimited(result.ttl, max) : undefined
+    },
+    async countFailure (request) {
+      const result = await byAddress(request)
+      return !result.isAllowed && result.isExceeded ? rateLimited(result.ttl, max) : undefined
     }
-  }))
+  } satisfies Limits)
 }, { name: 'rate-limit', fastify: '5.x', dependencies: ['config', 'redis'] })

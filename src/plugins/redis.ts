@@ -1,70 +1,40 @@
-// Optional Redis (REDIS_URL) for running several replicas: one connection, its up/down state as
-// `fastify.redis` (null without REDIS_URL), the shared rate-limit store's link and the shared
-// token cache's hooks for the tokens plugin. Startup waits briefly for the first connection so
-// prewarming can share the token, but never fails on Redis: the app starts and serves without it.
+// Optional Redis (REDIS_URL) for running several replicas: one connection, shared by the rate
+// limiter and the tokens' shared source, as `fastify.redis` (null without REDIS_URL), and its
+// `redis_up` gauge. ioredis is loaded only when REDIS_URL is set. Startup waits briefly for the
+// first connection so prewarming can share the token, but never fails on Redis: the app starts
+// and serves without it.
 import fp from 'fastify-plugin'
-import type { Redis } from 'ioredis'
-import type { UpstreamId } from '../config/types.js'
-import { RedisConnection, type RedisStatus, type RedisTimings } from '../redis/connection.js'
-import { SharedTokenStore } from '../redis/token-store.js'
-import type { Clock } from '../token/types.js'
-import type { TokensPluginOptions } from './tokens.js'
+import type { RedisConnection, RedisTimings } from '../redis/connection.js'
 
 export interface RedisPluginOptions {
-  /** The tokens plugin's clock, so shared-token expiry is converted on the same clock. */
-  clock?: Clock
   /** Connection timings; the defaults suit production, tests shorten them. */
   timings?: Partial<RedisTimings>
-  /** Delay between looks at Redis while another replica fetches. */
-  pollMs?: number
-}
-
-export interface RedisState {
-  readonly status: RedisStatus
-  readonly client: Redis
-  isUp (): boolean
-  /** The shared token cache, for the tokens plugin's options. */
-  readonly tokenHooks: Required<Pick<TokensPluginOptions, 'tokenProvider' | 'onTokenUpdate'>>
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** Null when REDIS_URL is not set. */
-    redis: RedisState | null
+    redis: RedisConnection | null
   }
 }
 
 export default fp<RedisPluginOptions>(async function redis (fastify, opts) {
-  const { config } = fastify
-  if (config.redisUrl === undefined) {
+  const url = fastify.config.redisUrl
+  if (url === undefined) {
     fastify.decorate('redis', null)
     return
   }
-  const connection = new RedisConnection(config.redisUrl, { logger: fastify.log, timings: opts.timings })
-  const stores = new Map<UpstreamId, SharedTokenStore>()
-  for (const upstream of config.upstreams) {
-    stores.set(upstream.id, new SharedTokenStore({
-      redis: connection,
-      upstream,
-      timeoutMs: config.upstreamTimeoutMs,
-      clock: opts.clock,
-      logger: fastify.log,
-      pollMs: opts.pollMs
-    }))
-  }
+  const { RedisConnection } = await import('../redis/connection.js')
+  const connection = new RedisConnection(url, { logger: fastify.log, timings: opts.timings })
+  fastify.decorate('redis', connection)
+  fastify.configUpdates.on('updated', (config, changed) => {
+    if (changed.includes('REDIS_URL') && config.redisUrl !== undefined) connection.reconnect(config.redisUrl)
+  })
+  fastify.metrics.gauge('redis_up', '1 when the Redis connection (REDIS_URL) is ready for commands, else 0.', [], (set) => {
+    set(connection.isUp() ? 1 : 0)
+  })
   fastify.addHook('onClose', async function closeRedis () {
-    for (const store of stores.values()) store.close()
     await connection.close()
   })
-
-  fastify.decorate('redis', {
-    get status () { return connection.status },
-    client: connection.client,
-    isUp: () => connection.isUp(),
-    tokenHooks: {
-      tokenProvider: (id) => stores.get(id)?.provide,
-      onTokenUpdate: (id, token) => { stores.get(id)?.onUpdate(token) }
-    }
-  })
   await connection.settled()
-}, { name: 'redis', fastify: '5.x', dependencies: ['config'] })
+}, { name: 'redis', fastify: '5.x', dependencies: ['config', 'metrics'] })

@@ -1,24 +1,43 @@
-// HTTP hardening: helmet's headers on every reply, and CORS only for the exact origins in
-// CORS_ORIGINS (none configured means no CORS headers at all, so browsers block cross-origin reads).
+// The headers every reply carries: helmet's hardening headers and `X-Request-Id`, set by one
+// synchronous onRequest hook registered before authentication, so refusals carry them too (the
+// error handler keeps headers already set); and CORS only for the exact origins in CORS_ORIGINS
+// (none configured means no CORS headers at all, so browsers block cross-origin reads).
+// `fastify.replyHeaders(request)` gives the same set to the replies written before routing.
 //
-// Why `helmet` and not `@fastify/helmet`: the Fastify wrapper calls `helmet(options)` inside
-// its onRequest hook on every request, re-parsing the CSP directives each time (about 10 % of
-// the service's CPU under load, measured with `npm run bench -- --profile api-key`), and adds
-// an async hook per request. Our options are static, so helmet's own middleware runs once, here
-// at startup, against a recorder; every reply then gets that fixed set of headers from one
-// synchronous hook. What the headers say is still entirely helmet's.
+// Why `helmet` and not `@fastify/helmet`: the Fastify wrapper calls `helmet(options)` inside its
+// onRequest hook on every request, re-parsing the CSP directives each time, and adds an async
+// hook per request. Our options are static, so helmet's own middleware runs once, here at
+// startup, against a recorder; what the headers say is still entirely helmet's.
+//
+// The request id is generated per request, or taken from a trusted proxy (src/server-options.ts),
+// so it never carries caller-controlled data unchecked.
 import fp from 'fastify-plugin'
 import cors from '@fastify/cors'
 import helmet, { type HelmetOptions } from 'helmet'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 
-/** A JSON API: nothing here is a document that needs a permissive policy. */
+/**
+ * A JSON API, not a document: the headers that protect an API's responses (OWASP's REST security
+ * headers: a `frame-ancestors 'none'` CSP, `nosniff`, no framing, HSTS, no referrer; and CORP, so
+ * no other site can embed a response) and none of those that only protect documents a browser
+ * renders: Cross-Origin-Opener-Policy and Origin-Agent-Cluster (windows and agent clusters),
+ * X-DNS-Prefetch-Control (links in a page), X-Download-Options (IE's open-in-place),
+ * X-Permitted-Cross-Domain-Policies (Flash and PDF plugins) and X-XSS-Protection (a filter
+ * browsers removed). `Cache-Control: no-store` is set by the routes that hand out credentials.
+ */
 export const HELMET_OPTIONS: Readonly<HelmetOptions> = {
   // Only these two directives: helmet's defaults would add allowances for fonts, images, styles
   // and scripts that `default-src 'none'` already forbids better, and bytes to every reply.
   contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
   // Let allowed origins read responses with CORS; CORP would otherwise block no-cors loads only.
-  crossOriginResourcePolicy: { policy: 'same-site' }
+  crossOriginResourcePolicy: { policy: 'same-site' },
+  xFrameOptions: { action: 'deny' },
+  crossOriginOpenerPolicy: false,
+  originAgentCluster: false,
+  xDnsPrefetchControl: false,
+  xDownloadOptions: false,
+  xPermittedCrossDomainPolicies: false,
+  xXssProtection: false
 }
 
 /**
@@ -40,12 +59,18 @@ export function helmetHeaders (options: Readonly<HelmetOptions>): Readonly<Recor
   return Object.freeze(headers)
 }
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every header a reply of this service carries, for a request with this id. */
+    replyHeaders: (requestId: string) => Record<string, string>
+  }
+}
+
 export default fp(async function security (fastify) {
   const headers = helmetHeaders(HELMET_OPTIONS)
-  // An app-wide onRequest hook registered before auth and rate limits, so even a refused
-  // request's reply carries them; the error handler keeps headers already set.
-  fastify.addHook('onRequest', function securityHeaders (_request, reply, done) {
-    reply.headers(headers)
+  fastify.decorate('replyHeaders', (requestId: string) => ({ ...headers, 'x-request-id': requestId }))
+  fastify.addHook('onRequest', function replyHeaders (request, reply, done) {
+    reply.headers(headers).header('x-request-id', request.id)
     done()
   })
 
@@ -55,8 +80,8 @@ export default fp(async function security (fastify) {
     await fastify.register(cors, {
       // Exact match only: no wildcards, no regexes, no reflection of unknown origins.
       origin: (origin, cb) => { cb(null, origin !== undefined && allowed.has(origin)) },
-      methods: ['GET'],
-      allowedHeaders: ['Authorization', 'X-API-Key'],
+      methods: ['GET', 'POST', 'DELETE'],
+      allowedHeaders: ['Authorization', 'X-API-Key', 'Content-Type'],
       exposedHeaders: ['Retry-After', 'X-Request-Id'],
       credentials: false,
       maxAge: 600,

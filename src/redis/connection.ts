@@ -5,10 +5,17 @@
 // Each state change is logged once; reconnect attempts while down are silent.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
+import { logSafeCode } from '../lib/errors.js'
+import type { Logger } from '../lib/logger.js'
 import type { Secret } from '../lib/secret.js'
-import type { Logger } from '../token/types.js'
 
 export type RedisStatus = 'up' | 'down'
+
+/** What the shared token source and the rate-limit store need of the connection. */
+export interface RedisLink {
+  readonly client: Redis
+  isUp (): boolean
+}
 
 export interface RedisTimings {
   /** TCP connect timeout per attempt. */
@@ -34,16 +41,9 @@ export const DEFAULT_TIMINGS: RedisTimings = {
   startupWaitMs: 2500
 }
 
-/** A loggable class for a connection error: its code or name, never its message. */
-export function redisErrorClass (err: unknown): string {
-  if (!(err instanceof Error)) return 'unknown'
-  const code = (err as { code?: unknown }).code
-  if (typeof code === 'string') return code
-  return /timed? ?out/i.test(err.message) ? 'timeout' : err.name
-}
-
-export class RedisConnection {
-  readonly client: Redis
+export class RedisConnection implements RedisLink {
+  #client: Redis
+  readonly #timings: RedisTimings
   readonly #log: Logger
   /** 'starting' until the first attempt settles, so the first outcome is always logged. */
   #state: 'starting' | RedisStatus = 'starting'
@@ -55,15 +55,36 @@ export class RedisConnection {
 
   constructor (url: Secret, opts: { logger: Logger, timings?: Partial<RedisTimings> }) {
     const timings = { ...DEFAULT_TIMINGS, ...opts.timings }
+    this.#timings = timings
     this.#log = opts.logger
     let settle: (() => void) | undefined
     this.#settled = new Promise((resolve) => { settle = resolve })
     // The executor above ran synchronously, so settle is set.
     this.#settle = settle as () => void
+    this.#client = this.#connect(url)
+    // A server that accepts connections but never answers: stop waiting, and say so once.
+    this.#startupCap = setTimeout(() => {
+      this.#lastErrorClass ??= 'timeout'
+      this.#enter('down')
+    }, timings.startupWaitMs)
+    this.#startupCap.unref()
+  }
+
+  /** The client of the current connection; a REDIS_URL reload replaces it. */
+  get client (): Redis {
+    return this.#client
+  }
+
+  #connect (url: Secret): Redis {
+    const timings = this.#timings
     // reveal(): the URL may carry a password; it goes to the client and nowhere else.
-    this.client = new Redis(url.reveal(), {
+    const client = new Redis(url.reveal(), {
       connectTimeout: timings.connectTimeoutMs,
       commandTimeout: timings.commandTimeoutMs,
+      // Drops a connection to a Redis that stopped answering, so users fall back locally at once
+      // instead of each waiting out a command timeout. (ioredis 5.11 leaves this timer running
+      // after a crash with a command in flight; it may then drop the next, healthy connection once:
+      // one extra reconnect, logged, and harmless.)
       socketTimeout: timings.socketTimeoutMs,
       // Fail commands at once while disconnected instead of queueing them for later.
       enableOfflineQueue: false,
@@ -71,15 +92,26 @@ export class RedisConnection {
       maxRetriesPerRequest: 0,
       retryStrategy: (times) => Math.min(times * 200, timings.maxReconnectDelayMs)
     })
-    this.client.on('ready', () => { this.#enter('up') })
-    this.client.on('close', () => { this.#enter('down') })
-    this.client.on('error', (err) => { this.#lastErrorClass = redisErrorClass(err) })
-    // A server that accepts connections but never answers: stop waiting, and say so once.
-    this.#startupCap = setTimeout(() => {
-      this.#lastErrorClass ??= 'timeout'
-      this.#enter('down')
-    }, timings.startupWaitMs)
-    this.#startupCap.unref()
+    client.on('ready', () => { this.#enter('up') })
+    client.on('close', () => { this.#enter('down') })
+    client.on('error', (err) => { this.#lastErrorClass = logSafeCode(err) })
+    return client
+  }
+
+  /**
+   * Connects to a new URL (REDIS_URL_FILE changed: a new password, another server) and drops the
+   * old connection. Users read `client` per command, so they move over; meanwhile they fall back
+   * to their local state as during any outage.
+   */
+  reconnect (url: Secret): void {
+    if (this.#closing) return
+    const old = this.#client
+    old.removeAllListeners()
+    // An error the old client may still emit while closing has no one left to tell.
+    old.on('error', () => {})
+    old.disconnect()
+    this.#enter('down')
+    this.#client = this.#connect(url)
   }
 
   get status (): RedisStatus {
@@ -99,16 +131,19 @@ export class RedisConnection {
   async close (): Promise<void> {
     if (this.#closing) return
     this.#closing = true
+    // Down from now on: nothing may use it, and redis_up says so (no state change is logged).
+    this.#state = 'down'
     clearTimeout(this.#startupCap)
     this.#settle()
-    if (this.client.status !== 'ready') {
+    const client = this.#client
+    if (client.status !== 'ready') {
       // Not connected: cancels the pending reconnect; there is no socket to wait for.
-      this.client.disconnect()
+      client.disconnect()
       return
     }
     // QUIT lets replies in flight arrive (commandTimeout bounds it); then wait, briefly, for the socket to close.
-    const ended = new Promise<void>((resolve) => { this.client.once('end', resolve) })
-    await this.client.quit().catch(() => { this.client.disconnect() })
+    const ended = new Promise<void>((resolve) => { client.once('end', resolve) })
+    await client.quit().catch(() => { client.disconnect() })
     await Promise.race([ended, sleep(CLOSE_WAIT_MS, undefined, { ref: false })])
   }
 

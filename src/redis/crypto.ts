@@ -1,22 +1,15 @@
 // Encryption of cached tokens at rest in Redis, so that Redis access alone yields no usable
-// token: AES-256-GCM under a key derived (HKDF-SHA256) from that upstream's own client secret.
-// The Redis key is a hash of (token URL, client id, scope), so no key names a client either.
-// Only a replica holding the same client secret can read an entry; any other reads a cache miss.
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto'
+// token: AES-256-GCM under a key derived from that upstream's client secret (src/lib/derive-key.ts:
+// scrypt, then HKDF). The entry's name is derived from the same root, so no key names a client and
+// a rotated secret moves to a new entry. Only a replica holding the same secret finds and reads
+// an entry; any other reads a cache miss.
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { rootKey, subKey } from '../lib/derive-key.js'
 import type { Secret } from '../lib/secret.js'
 
-/** Fixed, public application salt (HKDF's salt need not be secret; it separates this use). */
-const HKDF_SALT = 'webrtc-token-service/redis-token-cache'
-const HKDF_INFO_PREFIX = 'webrtc-token-cache:v1:'
 const IV_BYTES = 12
 const TAG_BYTES = 16
-export const ENVELOPE_VERSION = 1
-
-/** Stable, non-secret id of one upstream: sha256 hex of (token URL, client id, scope). */
-export function tokenKeyId (tokenUrl: URL | string, clientId: string, scope: string | undefined): string {
-  // JSON keeps the three fields apart, whatever characters they contain.
-  return createHash('sha256').update(JSON.stringify([String(tokenUrl), clientId, scope ?? null]), 'utf8').digest('hex')
-}
+export const ENVELOPE_VERSION = 2
 
 /** What Redis stores: base64 fields of one AES-256-GCM encryption. */
 interface Envelope {
@@ -27,15 +20,21 @@ interface Envelope {
 }
 
 export class TokenCipher {
+  /** Names the Redis entry: hex, derived from the secret and the upstream's public settings. */
   readonly keyId: string
   readonly #key: Buffer
   readonly #aad: Buffer
 
-  constructor (clientSecret: Secret, keyId: string) {
-    this.keyId = keyId
-    this.#key = Buffer.from(hkdfSync('sha256', clientSecret.reveal(), HKDF_SALT, HKDF_INFO_PREFIX + keyId, 32))
-    // Binding the key id means an entry copied under another upstream's key fails to decrypt.
-    this.#aad = Buffer.from(keyId, 'utf8')
+  private constructor (root: Buffer) {
+    this.keyId = subKey(root, 'token-cache-entry-name', 16).toString('hex')
+    this.#key = subKey(root, 'token-cache-aes-256-gcm')
+    // Binding the entry name means an entry copied under another name fails to decrypt.
+    this.#aad = Buffer.from(this.keyId, 'utf8')
+  }
+
+  /** The cipher for one upstream's credentials; `context` (token URL, client id, scope) separates upstreams that share a secret. */
+  static async create (clientSecret: Secret, context: readonly unknown[]): Promise<TokenCipher> {
+    return new TokenCipher(await rootKey(clientSecret, `redis-token-cache:${JSON.stringify(context)}`))
   }
 
   /** A fresh random IV on every call; returns the JSON envelope to store. */

@@ -20,7 +20,7 @@ import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { AppError } from '../lib/errors.js'
+import { appError } from '../lib/errors.js'
 import { errorReplies } from './schemas.js'
 
 export interface ClientRouteOptions {
@@ -61,12 +61,13 @@ const clientRoute: FastifyPluginAsyncTypebox<ClientRouteOptions> = async functio
 
   fastify.get(CLIENT_PATH, {
     schema: {
+      summary: 'The browser token client (ES module)',
       querystring: Type.Object({}),
       headers: Type.Object({ 'if-none-match': Type.Optional(Type.String()) }),
       response: {
         // Sent as the file's bytes (a Buffer is never serialised); typed so.
         200: Type.Unsafe<Buffer>({ type: 'string', description: 'The ES module, text/javascript' }),
-        304: Type.Null({ description: 'Not Modified: the ETag matched; no body' }),
+        304: Type.Unsafe<void>({ description: 'Not Modified: the ETag matched; no body, no Content-Type, no Content-Length' }),
         ...errorReplies(404)
       }
     },
@@ -76,10 +77,11 @@ const clientRoute: FastifyPluginAsyncTypebox<ClientRouteOptions> = async functio
     // Loadable from any origin: the open CORS and CORP of public code (helmet's default is same-site).
     reply.header('access-control-allow-origin', '*').header('cross-origin-resource-policy', 'cross-origin')
     if (bundle === undefined) {
-      throw new AppError(404, 'NOT_FOUND', 'The browser token client is not built')
+      throw appError(404, 'NOT_FOUND', 'The browser token client is not built')
     }
     reply.header('etag', bundle.etag).header('cache-control', CLIENT_CACHE_CONTROL)
-    if (etagMatches(request.headers['if-none-match'], bundle.etag)) return await reply.code(304).send(null)
+    // No body, so no Content-Type and no Content-Length (HTTP clients reject a 304 that announces one).
+    if (etagMatches(request.headers['if-none-match'], bundle.etag)) return await reply.code(304).send()
     return await reply.type('text/javascript; charset=utf-8').send(bundle.body)
   })
 }

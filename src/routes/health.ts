@@ -14,12 +14,18 @@ const ReadyReply = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('draining')]),
   upstreams: Type.Record(Type.String(), UpstreamStatus),
   /** Only with REDIS_URL. Down is not unready: the replica serves from its local cache meanwhile. */
-  redis: Type.Optional(Type.Union([Type.Literal('up'), Type.Literal('down')]))
+  redis: Type.Optional(Type.Union([Type.Literal('up'), Type.Literal('down')])),
+  /** Stale: a changed `*_FILE` was refused and the previous values are still in force (still ready). */
+  config: Type.Union([
+    Type.Object({ state: Type.Literal('current') }, { additionalProperties: false }),
+    Type.Object({ state: Type.Literal('stale'), variables: Type.Array(Type.String()) }, { additionalProperties: false })
+  ])
 }, { additionalProperties: false })
 
 const healthRoutes: FastifyPluginAsyncTypebox = async function healthRoutes (fastify) {
   fastify.get('/healthz', {
     schema: {
+      summary: 'Liveness: the process answers',
       querystring: Type.Object({}),
       response: { 200: Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false }) }
     },
@@ -29,7 +35,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async function healthRoutes (fas
   })
 
   fastify.get('/readyz', {
-    schema: { querystring: Type.Object({}), response: { 200: ReadyReply, 503: ReadyReply } },
+    schema: { summary: 'Readiness: 503 while draining; each upstream\'s token state', querystring: Type.Object({}), response: { 200: ReadyReply, 503: ReadyReply } },
     logLevel: 'warn'
   }, async function readyz (_request, reply) {
     const upstreams: Record<string, { state: 'valid' | 'missing' | 'failing', secondsLeft: number, lastError: string | null }> = {}
@@ -40,7 +46,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async function healthRoutes (fas
     const draining = fastify.lifecycle.draining
     reply.header('cache-control', 'no-store').code(draining ? 503 : 200)
     const redis = fastify.redis === null ? {} : { redis: fastify.redis.status }
-    return { status: draining ? 'draining' as const : 'ready' as const, upstreams, ...redis }
+    return { status: draining ? 'draining' as const : 'ready' as const, upstreams, ...redis, config: fastify.configState() }
   })
 }
 

@@ -1,13 +1,14 @@
-// Response schemas shared by the routes. They document the contract and, through
-// fast-json-stringify, keep any field not listed here out of the reply.
+// Response schemas shared by the routes. They document the contract (and the OpenAPI document
+// generated from them) and, through fast-json-stringify, keep any field not listed here out of
+// the reply.
 import { Type } from 'typebox'
 
 export const ErrorReply = Type.Object({
   statusCode: Type.Integer(),
-  code: Type.String(),
+  code: Type.String({ description: 'Stable machine code, e.g. UNAUTHORIZED, RATE_LIMITED, UPSTREAM_UNAVAILABLE' }),
   error: Type.String(),
   message: Type.String()
-}, { $id: 'ErrorReply', additionalProperties: false })
+}, { additionalProperties: false, description: 'An error; never carries a secret, a token or an upstream body' })
 
 export const errorReplies = (...statuses: number[]): Record<number, typeof ErrorReply> =>
   Object.fromEntries(statuses.map((s) => [s, ErrorReply]))

@@ -1,20 +1,10 @@
-// Shapes shared by the token manager and its users. Plain TypeScript, no Fastify.
+// The token domain's vocabulary: a token as a source delivers it, what a caller is handed, the
+// TokenSource interface every link of a source chain implements, and the classified failure a
+// source rejects with. Plain TypeScript, no Fastify.
 import type { Secret } from '../lib/secret.js'
 import type { UpstreamErrorClass } from '../lib/errors.js'
 
-/** Time source, injected so tests can drive refresh, margin and backoff deterministically. */
-export interface Clock {
-  /** Monotonic milliseconds (performance.now() in production). Used for every expiry decision. */
-  monotonic (): number
-  /** Wall-clock epoch milliseconds (Date.now()). Used only to render `expires_at`. */
-  wall (): number
-  /** Schedules fn after ms. Implementations cap ms at 2^31-1 and unref the timer. */
-  setTimer (fn: () => void, ms: number): TimerHandle
-  clearTimer (handle: TimerHandle): void
-}
-export type TimerHandle = unknown
-
-/** A token as obtained from the provider (or from a shared store via tokenProvider). */
+/** A token as a source delivers it (from the provider, or from a replica through Redis). */
 export interface UpstreamToken {
   accessToken: Secret
   tokenType: 'Bearer'
@@ -26,7 +16,20 @@ export interface UpstreamToken {
   expiresAtMonotonic: number
 }
 
-/** What a caller of /token/webrtc receives, computed at serve time. */
+/**
+ * One link of an upstream's source chain: the provider client, or a store that wraps another
+ * source (the Redis shared cache). The token manager calls `fetch` at most once at a time.
+ */
+export interface TokenSource {
+  /**
+   * A token with life left. `last` is the token the manager holds, so that a store hands back a
+   * newer one only; `signal` aborts the attempt (shutdown). Rejects with an UpstreamFetchError,
+   * or anything else, which the manager counts as a network failure.
+   */
+  fetch (last: UpstreamToken | undefined, signal: AbortSignal): Promise<UpstreamToken>
+}
+
+/** What a caller of /token/webrtc receives, computed at serve time, plus its audit fields. */
 export interface IssuedToken {
   accessToken: Secret
   tokenType: 'Bearer'
@@ -35,6 +38,10 @@ export interface IssuedToken {
   /** That instant, ISO 8601 UTC. */
   expiresAt: string
   upstream: string
+  /** The provider's `access_token_id`, when it gave one. */
+  tokenId: string | undefined
+  /** First 16 hex digits of the SHA-256 of the access token: names it in logs without revealing it. */
+  tokenSha256: string
 }
 
 export type UpstreamStateName = 'valid' | 'missing' | 'failing'
@@ -47,13 +54,21 @@ export interface UpstreamState {
   lastErrorClass: UpstreamErrorClass | null
 }
 
-/** Outcome of one provider request, for metrics and logs. */
+/** Outcome of one provider request, for metrics. */
 export type FetchOutcome = 'success' | UpstreamErrorClass
 
-/** Pino-compatible subset, so the manager can log without depending on Fastify. */
-export interface Logger {
-  debug (obj: object, msg?: string): void
-  info (obj: object, msg?: string): void
-  warn (obj: object, msg?: string): void
-  error (obj: object, msg?: string): void
+/** A failed attempt, classified. Its message never carries a response body, a secret or a token. */
+export class UpstreamFetchError extends Error {
+  readonly errorClass: UpstreamErrorClass
+  /** How long the provider asked us to wait (its `Retry-After`, capped), ms. */
+  readonly retryAfterMs: number | undefined
+  readonly status: number | undefined
+
+  constructor (errorClass: UpstreamErrorClass, message: string, details: { status?: number, retryAfterMs?: number } = {}) {
+    super(message)
+    this.name = 'UpstreamFetchError'
+    this.errorClass = errorClass
+    this.status = details.status
+    this.retryAfterMs = details.retryAfterMs
+  }
 }

@@ -4,7 +4,7 @@
 import t from 'tap'
 import { createRemoteJWKSet, customFetch } from 'jose'
 import type { JWTVerifyGetKey } from 'jose'
-import { createJwtVerifier, JWKS_CACHE_MAX_AGE_MS, JwtVerificationError } from '../../src/auth/jwt-verifier.js'
+import { createJwtVerifier, JWKS_CACHE_MAX_AGE_MS, JWKS_FAILURE_COOLDOWN_MS, JwtVerificationError } from '../../src/auth/jwt-verifier.js'
 import type { JwtVerifierOptions } from '../../src/auth/jwt-verifier.js'
 import { createTestJwks } from '../helpers/jwks.js'
 
@@ -86,7 +86,9 @@ t.test('failures are not cached', async t => {
   const jwt = await idp.sign()
   t.equal(await reasonOf(v.verify(jwt)), 'jwks_unavailable')
   up = true
-  t.same(await v.verify(jwt), { sub: 'user-1' })
+  t.equal(await reasonOf(v.verify(jwt)), 'jwks_unavailable', 'inside the cool-down the JWKS is not asked again')
+  clockMs += JWKS_FAILURE_COOLDOWN_MS
+  t.same(await v.verify(jwt), { sub: 'user-1' }, 'the failure itself was not cached')
 })
 
 t.test('cacheMax bounds the cache (LRU)', async t => {

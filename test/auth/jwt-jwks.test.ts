@@ -8,7 +8,7 @@
 import t from 'tap'
 import type { Test } from 'tap'
 import {
-  createJwtVerifier, JWKS_CACHE_MAX_AGE_MS, JWKS_COOLDOWN_MS, JWKS_TIMEOUT_MS, JwtVerificationError
+  createJwtVerifier, JWKS_CACHE_MAX_AGE_MS, JWKS_COOLDOWN_MS, JWKS_FAILURE_COOLDOWN_MS, JWKS_TIMEOUT_MS, JwtVerificationError
 } from '../../src/auth/jwt-verifier.js'
 import type { JwtVerifierOptions } from '../../src/auth/jwt-verifier.js'
 import { createTestJwks } from '../helpers/jwks.js'
@@ -96,6 +96,10 @@ t.test('JWKS unavailable → 401 with reason jwks_unavailable, and recovery once
   const verifier = verifierFor(idp)
   t.equal(await reasonOf(verifier.verify(jwt)), 'jwks_unavailable', 'HTTP 503')
   idp.setAvailable(true)
+  const fetches = idp.fetchCount
+  t.equal(await reasonOf(verifier.verify(jwt)), 'jwks_unavailable', 'inside the cool-down')
+  t.equal(idp.fetchCount, fetches, 'the JWKS is not asked again inside the cool-down')
+  advance(t, JWKS_FAILURE_COOLDOWN_MS)
   t.same(await verifier.verify(jwt), { sub: 'patient' }, 'failure was not cached')
 
   const cases: Array<[string, JwtVerifierOptions['customFetch']]> = [

@@ -1,7 +1,8 @@
 // The demo page as a newcomer sees it: runs `npm run demo` (scripts/demo.ts, as a child, with
 // short token lifetimes), opens the page URL it prints in Chromium, and checks that the page
-// shows the upstream, a masked token, a live countdown and each refresh, under its strict CSP
-// with no console errors. The screenshot is kept as test-artifacts/demo-page.png.
+// shows the upstream, a masked token, a live countdown and each refresh, and that its endpoint
+// panel (per-user endpoint tokens, on in the demo) creates, lists and deletes endpoints, under
+// its strict CSP with no console errors. The screenshot is kept as test-artifacts/demo-page.png.
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -59,6 +60,27 @@ t.test('npm run demo serves a page that shows the client at work', { skip: brows
     later = await text('#countdown')
   }
   t.not(later, countdown, `the countdown is live (${countdown} → ${later})`)
+
+  // Per-user endpoint tokens: create two, delete one from the list, then release all (sign-out).
+  t.equal(await page.isVisible('#endpoint-panel'), true, 'the demo runs the endpoint mode')
+  await page.click('#endpoint-create')
+  await page.locator('#endpoints li').nth(0).waitFor({ timeout: 15_000 })
+  await page.click('#endpoint-create')
+  await page.locator('#endpoints li').nth(1).waitFor({ timeout: 15_000 })
+  t.match(await text('#endpoint-id'), /^e-[0-9a-f-]+$/)
+  t.match(await text('#endpoint-token'), /^[\w-]{6}…$/, 'the endpoint token, masked')
+  t.equal(await text('#endpoint-error'), 'none')
+  const listed = async (): Promise<number> => await page.locator('#endpoints li').count()
+  t.equal(await listed(), 2)
+  await page.locator('#endpoints li button').first().click()
+  await page.locator('#endpoints li').nth(1).waitFor({ state: 'detached', timeout: 15_000 })
+  t.equal(await listed(), 1, 'deleted from the list')
+  await mkdir(ARTIFACTS, { recursive: true })
+  await page.screenshot({ path: `${ARTIFACTS}demo-page-endpoints.png`, fullPage: true })
+  await page.click('#endpoint-release')
+  await page.locator('#endpoints li').first().waitFor({ state: 'detached', timeout: 15_000 })
+  t.equal(await listed(), 0, 'released on sign-out')
+  t.equal(await text('#endpoint-id'), '–')
 
   const body = await text('body')
   t.notMatch(body, /eyJ[\w-]{8,}\.[\w-]{8,}/, 'no whole token on the page')

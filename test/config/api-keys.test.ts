@@ -3,7 +3,7 @@
 import t from 'tap'
 import { loadConfig } from '../../src/config/load-config.js'
 import { sha256 } from '../../src/lib/secret.js'
-import { KEY_A, KEY_B, MINIMAL, problems } from './fixtures/env.js'
+import { KEY_A, KEY_B, MINIMAL, problems } from '../helpers/config-env.js'
 
 const env = (apiKeys: string) => ({ ...MINIMAL, API_KEYS: apiKeys })
 const keys = (apiKeys: string) => loadConfig(env(apiKeys)).apiKeys

@@ -2,7 +2,7 @@
 // a list of IPs/CIDRs).
 import t from 'tap'
 import { loadConfig } from '../../src/config/load-config.js'
-import { MINIMAL, problems } from './fixtures/env.js'
+import { MINIMAL, problems } from '../helpers/config-env.js'
 
 const NOT_AN_ORIGIN = 'is not an exact origin of the form https://host[:port] (lowercase, no path, query, trailing slash or default port)'
 

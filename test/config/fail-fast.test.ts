@@ -2,7 +2,7 @@
 // them are reported together.
 import t from 'tap'
 import { ConfigError, loadConfig } from '../../src/config/load-config.js'
-import { AUTH, BOTH_UPSTREAMS, MINIMAL, problems, rejection } from './fixtures/env.js'
+import { AUTH, BOTH_UPSTREAMS, MINIMAL, problems, rejection } from '../helpers/config-env.js'
 
 const { API_KEYS: _keys, ...NO_AUTH } = MINIMAL
 const { BANDWIDTH_CLIENT_ID: _id, BANDWIDTH_CLIENT_SECRET: _secret, ...NO_UPSTREAM } = MINIMAL

@@ -3,7 +3,7 @@ import { inspect } from 'node:util'
 import t from 'tap'
 import { loadConfig } from '../../src/config/load-config.js'
 import { Secret, sha256 } from '../../src/lib/secret.js'
-import { AUTH, BOTH_UPSTREAMS, KEY_A, MINIMAL } from './fixtures/env.js'
+import { AUTH, BOTH_UPSTREAMS, KEY_A, MINIMAL } from '../helpers/config-env.js'
 
 t.test('minimal environment gets the contract defaults', async t => {
   const config = loadConfig(MINIMAL)

@@ -4,7 +4,7 @@
 import { inspect } from 'node:util'
 import t, { type Test } from 'tap'
 import type { ConfigError } from '../../src/config/load-config.js'
-import { rejection } from './fixtures/env.js'
+import { rejection } from '../helpers/config-env.js'
 
 /** Each value contains a marker that must not appear in any output. */
 const MARK = 'LEAKCANARY'

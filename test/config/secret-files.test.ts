@@ -2,7 +2,7 @@
 // *_FILE variable without the path or the content.
 import t from 'tap'
 import { loadConfig } from '../../src/config/load-config.js'
-import { KEY_A, KEY_B, MINIMAL, noFiles, problems } from './fixtures/env.js'
+import { KEY_A, KEY_B, MINIMAL, noFiles, problems } from '../helpers/config-env.js'
 
 const { BANDWIDTH_CLIENT_ID: _id, BANDWIDTH_CLIENT_SECRET: _secret, API_KEYS: _keys, ...REST } = MINIMAL
 

@@ -3,7 +3,7 @@
 // a reason and leave the emulator as it was.
 import t from 'tap'
 import type { UpstreamEmulator } from '../../emulator/upstream-emulator.js'
-import { requestToken, startEmulator } from './fixtures/helpers.js'
+import { requestToken, startEmulator } from '../helpers/emulator.js'
 
 const post = async (emu: UpstreamEmulator, route: string, body?: unknown, contentType = 'application/json'): Promise<Response> =>
   fetch(`${emu.url}/__emulator/${route}`, {
@@ -26,7 +26,8 @@ t.test('fault over HTTP: set, seen in stats, cleared', async (t) => {
     requests: { bandwidth: 0, global: 1 },
     issued: { bandwidth: 0, global: 0 },
     faults: { bandwidth: null, global: { kind: 'status', status: 503, retryAfter: '3' } },
-    expiresIn: { bandwidth: 3600, global: 600 }
+    expiresIn: { bandwidth: 3600, global: 600 },
+    brtc: { requests: 0, operations: { create: 0, list: 0, get: 0, delete: 0 }, created: 0, endpoints: 0, fault: null, endpointLifetime: 86400 }
   })
   t.equal((await post(emu, 'fault', { tenant: 'global', fault: null })).status, 200)
   t.equal((await requestToken(emu, 'global')).status, 200)

@@ -4,7 +4,7 @@
 import t from 'tap'
 import { baseUrl, createUpstreamEmulator } from '../../emulator/upstream-emulator.js'
 import type { Fault } from '../../emulator/upstream-emulator.js'
-import { basic, requestToken, startEmulator, until } from './fixtures/helpers.js'
+import { CREDS, basic, requestToken, startEmulator, until } from '../helpers/emulator.js'
 
 t.test('status faults: the status, Retry-After, an OAuth error body by default', async (t) => {
   const emu = await startEmulator(t)
@@ -145,7 +145,8 @@ t.test('reset(): configuration back, faults cleared, counters, log and tokens em
     requests: { bandwidth: 0, global: 0 },
     issued: { bandwidth: 0, global: 0 },
     faults: { bandwidth: null, global: null },
-    expiresIn: { bandwidth: 3600, global: 600 }
+    expiresIn: { bandwidth: 3600, global: 600 },
+    brtc: { requests: 0, operations: { create: 0, list: 0, get: 0, delete: 0 }, created: 0, endpoints: 0, fault: null, endpointLifetime: 86400 }
   })
   t.same(emu.requestLog(), [])
   t.same(emu.issuedTokens(), [])
@@ -169,6 +170,21 @@ t.test('setExpiresIn and setCredentials', async (t) => {
   const latin1 = `Basic ${Buffer.from('jöhn:pässwörd€ ✓', 'latin1').toString('base64')}`
   t.equal((await requestToken(emu, 'global', { authorization: latin1 })).status, 401, 'not Latin-1')
   t.throws(() => emu.setCredentials('global', 'a:b', 'c'), TypeError)
+})
+
+t.test('a second secret is accepted alongside the first, as during a rotation, until removed', async (t) => {
+  const emu = await startEmulator(t)
+  const old = basic(CREDS.bandwidth.clientId, CREDS.bandwidth.clientSecret)
+  const next = basic(CREDS.bandwidth.clientId, 'bw-secret-NEXT-0123456789')
+  t.equal((await requestToken(emu, 'bandwidth', { authorization: next })).status, 401, 'not yet')
+  emu.setSecondarySecret('bandwidth', 'bw-secret-NEXT-0123456789')
+  t.equal((await requestToken(emu, 'bandwidth', { authorization: old })).status, 200, 'the first still works')
+  t.equal((await requestToken(emu, 'bandwidth', { authorization: next })).status, 200, 'and so does the second')
+  t.equal((await requestToken(emu, 'bandwidth', { authorization: basic('other-id', 'bw-secret-NEXT-0123456789') })).status, 401, 'for that client id only')
+  emu.setCredentials('bandwidth', CREDS.bandwidth.clientId, 'bw-secret-NEXT-0123456789')
+  emu.setSecondarySecret('bandwidth', null)
+  t.equal((await requestToken(emu, 'bandwidth', { authorization: old })).status, 401, 'the old one is revoked')
+  t.equal((await requestToken(emu, 'bandwidth', { authorization: next })).status, 200)
 })
 
 t.test('fault descriptions are checked', async (t) => {

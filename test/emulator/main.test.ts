@@ -1,6 +1,6 @@
 // The emulator's command line, run as it is used (node --import tsx emulator/main.ts): it
 // prints one JSON line with its URLs, serves tokens for the credentials given in the
-// environment, stops with exit 0 on SIGTERM/SIGINT even with a request hanging, and refuses
+// environment and the BRTC API for the accounts given there, stops with exit 0 on SIGTERM/SIGINT even with a request hanging, and refuses
 // bad settings with exit 1.
 import t from 'tap'
 import { spawn } from 'node:child_process'
@@ -9,11 +9,11 @@ import type { ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { basic, startEmulator } from './fixtures/helpers.js'
+import { basic, startEmulator } from '../helpers/emulator.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
-interface Info { url: string, bandwidthTokenUrl: string, globalTokenUrl: string }
+interface Info { url: string, bandwidthTokenUrl: string, globalTokenUrl: string, brtcApiUrl: string }
 interface Run { child: ChildProcess, info: Promise<Info>, exit: Promise<{ code: number | null, signal: string | null, stderr: string }> }
 
 function run (args: string[], env: Record<string, string> = {}): Run {
@@ -51,13 +51,15 @@ t.test('serves tokens for the env credentials; SIGTERM with a hanging request: e
     EMULATOR_BANDWIDTH_CLIENT_SECRET: 'correct-horse-battery-staple',
     EMULATOR_GLOBAL_CLIENT_ID: 'hgranger',
     EMULATOR_GLOBAL_CLIENT_SECRET: 'Cr00k$h@nk$',
-    EMULATOR_GLOBAL_EXPIRES_IN: '120'
+    EMULATOR_GLOBAL_EXPIRES_IN: '120',
+    EMULATOR_BRTC_ACCOUNT_ID: '5500123, 5500124'
   })
   t.teardown(() => { child.kill('SIGKILL') })
-  const { url, bandwidthTokenUrl, globalTokenUrl } = await info
+  const { url, bandwidthTokenUrl, globalTokenUrl, brtcApiUrl } = await info
   t.match(url, /^http:\/\/127\.0\.0\.1:\d+$/)
   t.equal(bandwidthTokenUrl, `${url}/bandwidth/api/v1/oauth2/token`)
   t.equal(globalTokenUrl, `${url}/global/api/v1/oauth2/token`)
+  t.equal(brtcApiUrl, `${url}/v2`)
   const form = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }
   const global = await fetch(globalTokenUrl, {
     method: 'POST', headers: { ...form, authorization: 'Basic aGdyYW5nZXI6Q3IwMGskaEBuayQ=' }, body: 'grant_type=client_credentials&scope=voice.webrtc'
@@ -66,7 +68,13 @@ t.test('serves tokens for the env credentials; SIGTERM with a hanging request: e
   const bandwidth = await fetch(bandwidthTokenUrl, {
     method: 'POST', headers: { ...form, authorization: basic('jdoe', 'correct-horse-battery-staple') }, body: 'grant_type=client_credentials'
   })
-  t.match(await bandwidth.json(), { expires_in: 3600 })
+  const { access_token: token, expires_in: expiresIn } = await bandwidth.json() as { access_token: string, expires_in: number }
+  t.equal(expiresIn, 3600)
+  const brtc = async (account: string): Promise<number> => (await fetch(`${brtcApiUrl}/accounts/${account}/endpoints`, {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"type":"WEBRTC","direction":"INBOUND"}'
+  })).status
+  t.equal(await brtc('5500124'), 201, 'an account from EMULATOR_BRTC_ACCOUNT_ID')
+  t.equal(await brtc('9900000'), 403, 'the default account is replaced')
 
   await fetch(`${url}/__emulator/fault`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"tenant":"bandwidth","fault":{"kind":"hang"}}' })
   const pending = fetch(bandwidthTokenUrl, { method: 'POST', headers: form, body: 'grant_type=client_credentials' })
@@ -102,6 +110,7 @@ t.test('bad settings: exit 1 with one line naming the problem', async (t) => {
     [['--port=70000'], {}, /port must be an integer/],
     [[], { EMULATOR_PORT: '-1' }, /port must be an integer/],
     [[], { EMULATOR_BANDWIDTH_EXPIRES_IN: 'soon' }, /EMULATOR_BANDWIDTH_EXPIRES_IN must be a number/],
+    [[], { EMULATOR_BRTC_ACCOUNT_ID: '5500123,acct' }, /EMULATOR_BRTC_ACCOUNT_ID must be account ids/],
     [[], { EMULATOR_PORT: new URL(busy.url).port }, /cannot listen: .*EADDRINUSE/]
   ]
   for (const [args, env, message] of cases) {

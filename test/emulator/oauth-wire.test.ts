@@ -3,7 +3,7 @@
 // refused the way an OAuth 2.0 provider refuses it.
 import t from 'tap'
 import { request } from 'node:http'
-import { basic, CREDS, DOCUMENTED_BODY, FORM, requestToken, startEmulator } from './fixtures/helpers.js'
+import { basic, CREDS, DOCUMENTED_BODY, FORM, requestToken, startEmulator } from '../helpers/emulator.js'
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/

@@ -7,8 +7,9 @@
 import t from 'tap'
 import type { Tenant, UpstreamEmulator } from '../../emulator/upstream-emulator.js'
 import type { UpstreamErrorClass } from '../../src/lib/errors.js'
-import { API_KEY } from '../helper.js'
-import { CLIENTS, parsedLogs, rig, sample, type Rig, type Wire } from './fixtures/wire.js'
+import { API_KEY } from '../helpers/build.js'
+import { CLIENTS, rig, type Rig, type Wire } from '../helpers/wire.js'
+import { parsedLogs, sample } from '../helpers/output.js'
 
 const TIMEOUT_MS = 2000
 const GLOBAL: Tenant = 'global'

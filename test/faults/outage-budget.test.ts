@@ -4,8 +4,9 @@
 // Retry-After when longer), however many callers there are; callers are told when to come back,
 // the outage is logged once, and service resumes within one backoff step of the provider healing.
 import t from 'tap'
-import { API_KEY } from '../helper.js'
-import { parsedLogs, rig, sample } from './fixtures/wire.js'
+import { API_KEY } from '../helpers/build.js'
+import { parsedLogs, sample } from '../helpers/output.js'
+import { rig } from '../helpers/wire.js'
 
 const CALLER_EVERY_MS = 250
 const OUTAGE_MS = 60_000

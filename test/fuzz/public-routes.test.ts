@@ -6,7 +6,7 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { SignJWT } from 'jose'
-import { API_KEY, OTHER_KEY, build } from '../helper.js'
+import { API_KEY, OTHER_KEY, build } from '../helpers/build.js'
 import { fakeProvider } from '../helpers/fake-provider.js'
 import { createTestJwks } from '../helpers/jwks.js'
 

@@ -7,7 +7,7 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { connect } from 'node:net'
-import { API_KEY, OTHER_KEY, build } from '../helper.js'
+import { API_KEY, OTHER_KEY, build } from '../helpers/build.js'
 
 const RUNS = Math.max(50, Math.round(Number(process.env.FUZZ_RUNS ?? 2000) / 8))
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED)

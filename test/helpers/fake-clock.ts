@@ -7,8 +7,8 @@
 //   clock.pendingTimers()                  // timers scheduled and not yet fired or cleared
 //   clock.nextTimerIn()                    // ms until the next timer fires, or undefined
 //   await settle()                         // let pending promise chains (fake fetches) finish
-import { clampDelay } from '../../src/token/clock.js'
-import type { Clock, TimerHandle } from '../../src/token/types.js'
+import { clampDelay } from '../../src/lib/clock.js'
+import type { Clock, TimerHandle } from '../../src/lib/clock.js'
 
 interface Timer { at: number, seq: number, fn: () => void }
 

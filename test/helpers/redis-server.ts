@@ -3,15 +3,19 @@
 // pause()/resume() (a hung server, SIGSTOP/SIGCONT), restart() (same port, empty data).
 // Only the pid this helper spawned is ever signalled.
 //
+// Also here, for the Redis tests: `eventually`, for the few things only observable by asking
+// again (a reconnect).
+//
 // Outside CI, tests that need Redis skip with a visible reason when redis-server is not installed;
 // with CI=true (set by .ci/run) they run, and fail, instead.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
+import { freePort } from './net.js'
 
 const BINARY = 'redis-server'
 const START_DEADLINE_MS = 10_000
@@ -45,14 +49,29 @@ export interface RedisServer {
 /**
  * Redis client timings for app tests that assert exact sharing (one fetch, exactly N allowed):
  * long enough that a slow reply under CPU load never turns into a local fallback, and quick
- * reconnects so restarts are seen fast.
+ * reconnects so restarts are seen fast. The socket timeout stays moderate: ioredis leaves its
+ * (ref'd) socket-timeout timer running when a connection drops mid-command, which holds a test
+ * process open for that long after its last test.
  */
 export const PATIENT_TIMINGS = {
   connectTimeoutMs: 10_000,
   commandTimeoutMs: 10_000,
-  socketTimeoutMs: 20_000,
+  socketTimeoutMs: 5_000,
   maxReconnectDelayMs: 100,
   startupWaitMs: 15_000
+}
+
+/**
+ * Asks again every 25 ms until check() holds, for states only observable by asking (a reconnect);
+ * fails after the deadline instead of hanging. The deadline is generous: only a broken test
+ * or machine reaches it.
+ */
+export async function eventually (check: () => boolean | Promise<boolean>, what: string, deadlineMs = 20_000): Promise<void> {
+  const start = Date.now()
+  while (!(await check())) {
+    if (Date.now() - start > deadlineMs) throw new Error(`timed out waiting for: ${what}`)
+    await sleep(25)
+  }
 }
 
 let installed: boolean | undefined
@@ -66,18 +85,6 @@ export function redisServerInstalled (): boolean {
 export function redisSkip (): string | false {
   if (redisServerInstalled() || process.env.CI === 'true') return false
   return 'redis-server is not installed (apt-get install redis-server); Redis tests are skipped outside CI'
-}
-
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.unref()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => { resolve(port) })
-    })
-  })
 }
 
 /** Starts a redis-server for this test; it is stopped on teardown. */

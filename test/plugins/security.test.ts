@@ -1,6 +1,6 @@
 // Helmet headers and the exact-origin CORS allowlist.
 import t from 'tap'
-import { build, API_KEY } from '../helper.js'
+import { build, API_KEY } from '../helpers/build.js'
 import { HELMET_OPTIONS, helmetHeaders } from '../../src/plugins/security.js'
 
 const ALLOWED = 'https://app.example.com'
@@ -9,9 +9,17 @@ t.test('helmet headers are on every reply', async (t) => {
   const { app } = await build(t)
   const res = await app.inject('/healthz')
   t.equal(res.headers['x-content-type-options'], 'nosniff')
-  t.equal(res.headers['x-frame-options'], 'SAMEORIGIN')
+  t.equal(res.headers['x-frame-options'], 'DENY')
   t.equal(res.headers['content-security-policy'], "default-src 'none';frame-ancestors 'none'")
   t.ok(res.headers['strict-transport-security'])
+  t.equal(res.headers['referrer-policy'], 'no-referrer')
+})
+
+t.test('an API keeps the headers that protect API responses and drops document-only ones', async (t) => {
+  t.same(Object.keys(helmetHeaders(HELMET_OPTIONS)).sort(), [
+    'content-security-policy', 'cross-origin-resource-policy', 'referrer-policy',
+    'strict-transport-security', 'x-content-type-options', 'x-frame-options'
+  ])
 })
 
 t.test('refusals and unknown routes carry the same headers and the request id', async (t) => {

@@ -1,39 +1,54 @@
-// Token encryption for Redis: AES-256-GCM under an HKDF key from the client secret; key ids
-// from (token URL, client id, scope); anything not authentic under our key decrypts to nothing.
+// Token encryption for Redis (src/redis/crypto.ts) and the key derivation under it
+// (src/lib/derive-key.ts): the entry name (keyId) and the AES-256-GCM key both come from the
+// client secret and the upstream's context, so another secret or context names another entry
+// and reads nothing; anything not authentic under our key decrypts to nothing. scrypt runs once
+// per secret and purpose, with the documented parameters; HKDF expands per use.
 import t from 'tap'
-import { TokenCipher, tokenKeyId } from '../../src/redis/crypto.js'
+import { hkdfSync, scryptSync } from 'node:crypto'
+import { ENVELOPE_VERSION, TokenCipher } from '../../src/redis/crypto.js'
+import { rootKey, subKey } from '../../src/lib/derive-key.js'
 import { Secret } from '../../src/lib/secret.js'
 
 const URL_A = 'https://id.example.test/api/v1/oauth2/token'
 const SECRET = new Secret('client-secret-Sup3r$ecret!')
+const CONTEXT = [URL_A, 'client', 'voice.webrtc']
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.payload-of-the-access-token.signature'
 
-t.test('key ids are stable, hex, and differ per token URL, client id and scope', async (t) => {
-  const id = tokenKeyId(new URL(URL_A), 'client', 'voice.webrtc')
-  t.match(id, /^[0-9a-f]{64}$/)
-  t.equal(tokenKeyId(URL_A, 'client', 'voice.webrtc'), id, 'URL object or string')
-  const others = [
-    tokenKeyId('https://id.other.test/token', 'client', 'voice.webrtc'),
-    tokenKeyId(URL_A, 'client2', 'voice.webrtc'),
-    tokenKeyId(URL_A, 'client', undefined),
-    tokenKeyId(URL_A, 'client', ''),
+t.test('the entry name is hex, stable per secret and context, and differs with either', async (t) => {
+  const cipher = await TokenCipher.create(SECRET, CONTEXT)
+  t.match(cipher.keyId, /^[0-9a-f]{32}$/)
+  t.equal((await TokenCipher.create(new Secret(SECRET.reveal()), [...CONTEXT])).keyId, cipher.keyId,
+    'another replica holding the same secret derives the same name')
+  const others = await Promise.all([
+    TokenCipher.create(new Secret('the-next-client-secret'), CONTEXT),
+    TokenCipher.create(SECRET, ['https://id.other.test/token', 'client', 'voice.webrtc']),
+    TokenCipher.create(SECRET, [URL_A, 'client2', 'voice.webrtc']),
+    TokenCipher.create(SECRET, [URL_A, 'client', null]),
+    TokenCipher.create(SECRET, [URL_A, 'client', '']),
     // Fields cannot run into each other.
-    tokenKeyId(URL_A + 'c', 'lient', 'voice.webrtc')
-  ]
-  t.equal(new Set([id, ...others]).size, others.length + 1)
-  t.notMatch(id, 'client')
+    TokenCipher.create(SECRET, [URL_A + 'c', 'lient', 'voice.webrtc'])
+  ])
+  const ids = [cipher.keyId, ...others.map((c) => c.keyId)]
+  t.equal(new Set(ids).size, ids.length, 'every secret and context has its own entry')
+  for (const id of ids) {
+    t.notMatch(id, 'client')
+    t.notMatch(id, Buffer.from(SECRET.reveal()).toString('hex').slice(0, 16))
+  }
 })
 
-t.test('round trip, a fresh IV each time, and no plaintext in the envelope', async (t) => {
-  const cipher = new TokenCipher(SECRET, tokenKeyId(URL_A, 'client', undefined))
+t.test('round trip, across replicas, a fresh IV each time, and no plaintext in the envelope', async (t) => {
+  const cipher = await TokenCipher.create(SECRET, CONTEXT)
   const a = cipher.encrypt(TOKEN)
   const b = cipher.encrypt(TOKEN)
   t.not(a, b, 'random IV per write')
   t.equal(cipher.decrypt(a), TOKEN)
   t.equal(cipher.decrypt(b), TOKEN)
+  const replica = await TokenCipher.create(new Secret(SECRET.reveal()), CONTEXT)
+  t.equal(replica.decrypt(a), TOKEN, 'another replica with the same secret reads it')
   const envelope = JSON.parse(a)
   t.same(Object.keys(envelope).sort(), ['ct', 'iv', 'tag', 'v'])
-  t.equal(envelope.v, 1)
+  t.equal(ENVELOPE_VERSION, 2)
+  t.equal(envelope.v, ENVELOPE_VERSION)
   t.equal(Buffer.from(envelope.iv, 'base64').length, 12)
   t.equal(Buffer.from(envelope.tag, 'base64').length, 16)
   for (const form of [TOKEN, Buffer.from(TOKEN).toString('base64'), Buffer.from(TOKEN).toString('base64url'), SECRET.reveal()]) {
@@ -41,12 +56,11 @@ t.test('round trip, a fresh IV each time, and no plaintext in the envelope', asy
   }
 })
 
-t.test('another client secret, another key id, or a tampered envelope reads as nothing', async (t) => {
-  const keyId = tokenKeyId(URL_A, 'client', undefined)
-  const cipher = new TokenCipher(SECRET, keyId)
+t.test('another client secret, another context, or a tampered envelope reads as nothing', async (t) => {
+  const cipher = await TokenCipher.create(SECRET, CONTEXT)
   const stored = cipher.encrypt(TOKEN)
-  t.equal(new TokenCipher(new Secret('another-secret'), keyId).decrypt(stored), undefined, 'different secret')
-  t.equal(new TokenCipher(SECRET, tokenKeyId(URL_A, 'other', undefined)).decrypt(stored), undefined, 'bound to its key id (AAD and HKDF info)')
+  t.equal((await TokenCipher.create(new Secret('another-secret'), CONTEXT)).decrypt(stored), undefined, 'different secret')
+  t.equal((await TokenCipher.create(SECRET, [URL_A, 'other', 'voice.webrtc'])).decrypt(stored), undefined, 'different context')
 
   const envelope = JSON.parse(stored)
   const flip = (b64: string): string => {
@@ -57,16 +71,19 @@ t.test('another client secret, another key id, or a tampered envelope reads as n
   t.equal(cipher.decrypt(JSON.stringify({ ...envelope, ct: flip(envelope.ct) })), undefined, 'ciphertext')
   t.equal(cipher.decrypt(JSON.stringify({ ...envelope, tag: flip(envelope.tag) })), undefined, 'tag')
   t.equal(cipher.decrypt(JSON.stringify({ ...envelope, iv: flip(envelope.iv) })), undefined, 'iv')
+  t.equal(cipher.decrypt(JSON.stringify(envelope)), TOKEN, 'the untouched envelope still reads')
 })
 
-t.test('anything that is not an envelope reads as nothing', async (t) => {
-  const cipher = new TokenCipher(SECRET, 'k')
+t.test('anything that is not an envelope of this version reads as nothing', async (t) => {
+  const cipher = await TokenCipher.create(SECRET, CONTEXT)
   const envelope = JSON.parse(cipher.encrypt(TOKEN))
   for (const stored of [
     'not json',
     'null',
+    '42',
     '"a string"',
-    JSON.stringify({ ...envelope, v: 2 }),
+    JSON.stringify({ ...envelope, v: 1 }),
+    JSON.stringify({ ...envelope, v: 3 }),
     JSON.stringify({ ...envelope, iv: 1 }),
     JSON.stringify({ ...envelope, tag: undefined }),
     JSON.stringify({ ...envelope, ct: null }),
@@ -75,4 +92,31 @@ t.test('anything that is not an envelope reads as nothing', async (t) => {
   ]) {
     t.equal(cipher.decrypt(stored), undefined, stored.slice(0, 40))
   }
+})
+
+t.test('rootKey: scrypt (N=2^15, r=8, p=1) once per secret and purpose, remembered', async (t) => {
+  const secret = new Secret('derive-key-test-secret')
+  const purpose = 'test-purpose:["a"]'
+  const [a, b] = await Promise.all([rootKey(secret, purpose), rootKey(secret, purpose)])
+  t.equal(a, b, 'two concurrent callers share one derivation (the same Buffer)')
+  t.equal(await rootKey(secret, purpose), a, 'a later caller gets it too')
+  t.equal(await rootKey(new Secret(secret.reveal()), purpose), a, 'remembered by value, not by Secret object')
+  t.equal(a.length, 32)
+  const expected = scryptSync(secret.reveal(), `webrtc-token-service/v1/${purpose}`, 32, { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 })
+  t.ok(a.equals(expected), 'the documented scrypt parameters and salt label')
+
+  const otherPurpose = await rootKey(secret, 'test-purpose:["b"]')
+  const otherSecret = await rootKey(new Secret('derive-key-test-secret2'), purpose)
+  t.notOk(otherPurpose.equals(a), 'another purpose, another key')
+  t.notOk(otherSecret.equals(a), 'another secret, another key')
+})
+
+t.test('subKey: HKDF-SHA256 per use, of the requested length', async (t) => {
+  const root = Buffer.alloc(32, 7)
+  const key = subKey(root, 'use-a')
+  t.equal(key.length, 32, '32 bytes by default')
+  t.ok(key.equals(Buffer.from(hkdfSync('sha256', root, Buffer.alloc(0), 'use-a', 32))))
+  t.ok(subKey(root, 'use-a').equals(key), 'deterministic')
+  t.notOk(subKey(root, 'use-b').equals(key), 'another use, another key')
+  t.equal(subKey(root, 'use-a', 16).length, 16)
 })

@@ -1,19 +1,28 @@
-// The redis plugin inside the app: nothing changes without REDIS_URL; with it, /readyz shows the
-// connection state (never the URL or its password), state changes are logged once, a bad
-// password or closed app never crashes anything, and closing the app closes the connection.
+// The redis plugin inside the app (src/plugins/redis.ts): nothing changes without REDIS_URL;
+// with it, `fastify.redis` is the connection, /readyz and the `redis_up` gauge show its state
+// (never the URL or its password), state changes are logged once with a log-safe error class,
+// a bad password or closed app never crashes anything, and closing the app closes the connection.
 import t from 'tap'
-import { API_KEY, build } from '../helper.js'
-import { redisErrorClass } from '../../src/redis/connection.js'
-import { redisSkip, startRedisServer } from '../helpers/redis-server.js'
+import type { FastifyInstance } from 'fastify'
+import { API_KEY, build } from '../helpers/build.js'
+import { PATIENT_TIMINGS, eventually, redisSkip, startRedisServer } from '../helpers/redis-server.js'
 
 const skip = redisSkip()
 const PASSWORD = 'redis-Pa55word-do-not-log'
+
+/** The `redis_up` sample from /metrics, or undefined when the series is absent. */
+async function redisUp (app: FastifyInstance): Promise<number | undefined> {
+  const text = (await app.inject('/metrics')).body
+  const line = text.split('\n').find((l) => l.startsWith('redis_up '))
+  return line === undefined ? undefined : Number(line.slice('redis_up '.length))
+}
 
 t.test('without REDIS_URL: fastify.redis is null and /readyz has no redis field', async (t) => {
   const { app } = await build(t)
   t.equal(app.redis, null)
   const body = (await app.inject('/readyz')).json()
   t.notOk('redis' in body)
+  t.equal(await redisUp(app), undefined, 'no redis_up gauge')
   t.equal((await app.inject({ url: '/token/webrtc', headers: { 'x-api-key': API_KEY } })).statusCode, 200)
 })
 
@@ -27,6 +36,7 @@ t.test('with REDIS_URL: up in /readyz, one log line, nothing secret, closed with
   const res = await app.inject('/readyz')
   t.equal(res.statusCode, 200)
   t.equal(res.json().redis, 'up')
+  t.equal(await redisUp(app), 1)
   t.equal((await app.inject({ url: '/token/webrtc', headers: { 'x-api-key': API_KEY } })).statusCode, 200)
   const connected = logs.filter((l) => l.includes('redis connected'))
   t.equal(connected.length, 1)
@@ -50,8 +60,27 @@ t.test('a wrong password: redis down, the app serves anyway, the password is nev
   t.equal(res.statusCode, 200, 'tokens and rate limits work locally')
   const down = logs.filter((l) => l.includes('redis unreachable'))
   t.equal(down.length, 1, 'logged once')
-  t.match(JSON.parse(down[0] as string), { level: 40, redis: 'down', errorClass: String })
+  t.match(JSON.parse(down[0] as string), { level: 40, redis: 'down', errorClass: 'ReplyError' }, 'the error class, not the reply text')
+  t.notMatch(logs.join('\n'), /WRONGPASS/)
   t.notMatch(logs.join('\n'), PASSWORD)
+  t.equal(await redisUp(app), 0)
+})
+
+t.test('redis_up and /readyz follow a crash and a restart; each change logged once', { skip }, async (t) => {
+  const server = await startRedisServer(t)
+  const { app, logs } = await build(t, { env: { REDIS_URL: server.url }, redis: { timings: PATIENT_TIMINGS } })
+  t.equal(await redisUp(app), 1)
+  await server.kill()
+  await eventually(async () => await redisUp(app) === 0, 'redis_up 0 after the crash')
+  t.equal((await app.inject('/readyz')).json().redis, 'down')
+  t.equal((await app.inject('/readyz')).statusCode, 200, 'Redis down is not unready')
+  await server.restart()
+  await eventually(async () => await redisUp(app) === 1, 'redis_up 1 after the restart')
+  t.equal((await app.inject('/readyz')).json().redis, 'up')
+  const lost = logs.filter((l) => l.includes('redis connection lost'))
+  t.equal(lost.length, 1)
+  t.match(JSON.parse(lost[0] as string), { level: 40, redis: 'down', errorClass: /^[A-Za-z][A-Za-z0-9_]*$/ })
+  t.equal(logs.filter((l) => l.includes('redis connection restored')).length, 1)
 })
 
 t.test('closing while Redis was never reached stops the reconnect loop', { skip }, async (t) => {
@@ -63,18 +92,8 @@ t.test('closing while Redis was never reached stops the reconnect loop', { skip 
   t.equal(state?.status, 'down')
   await app.close()
   await server.restart()
-  // Bounded real wait: long enough for several reconnect attempts (every 200 ms at first).
+  // A negative, so a plain wait: long enough for several reconnect attempts (every 200 ms at first).
   await new Promise((resolve) => setTimeout(resolve, 600))
   t.not(state?.client.status, 'ready', 'no reconnect after close')
   t.equal(state?.status, 'down')
-})
-
-t.test('connection errors are logged by class, never by message', async (t) => {
-  const refused = Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:6379'), { code: 'ECONNREFUSED' })
-  t.equal(redisErrorClass(refused), 'ECONNREFUSED')
-  t.equal(redisErrorClass(new Error('Socket timeout. Expecting data')), 'timeout')
-  t.equal(redisErrorClass(new Error('Command timed out')), 'timeout')
-  class ReplyError extends Error { override name = 'ReplyError' }
-  t.equal(redisErrorClass(new ReplyError('WRONGPASS invalid username-password pair')), 'ReplyError')
-  t.equal(redisErrorClass('a string'), 'unknown')
 })

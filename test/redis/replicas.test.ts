@@ -1,14 +1,19 @@
-// Several replicas (three apps in this process) sharing one real redis-server and one fake
-// provider: 300 concurrent cold requests cost one provider request per upstream, a rate limit of
-// 10 holds across all replicas, and nothing in Redis is a token, secret or key in clear.
+// Several replicas (apps in this process) sharing one real redis-server and one fake provider:
+// 300 concurrent cold requests cost one provider request per upstream, a rate limit of 10 holds
+// across all replicas, replicas holding another client secret never share its entry, and nothing
+// in Redis is a token, secret, key, caller name or address in clear.
 import t, { type Test } from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
-import { API_KEY, BANDWIDTH_SECRET, GLOBAL_SECRET, OTHER_KEY, build, type Built } from '../helper.js'
+import { sha256 } from '../../src/lib/secret.js'
+import { API_KEY, BANDWIDTH_SECRET, GLOBAL_SECRET, OTHER_KEY, build, type Built } from '../helpers/build.js'
 import { fakeProvider, type FakeProvider } from '../helpers/fake-provider.js'
 import { PATIENT_TIMINGS, redisSkip, startRedisServer } from '../helpers/redis-server.js'
 
 const skip = redisSkip()
+
+/** The Redis key a rate-limit key (`api_key:<name>`, `address:<ip>`) is counted under. */
+const rlKey = (key: string): string => 'wts:rl:' + sha256(key).toString('base64url')
 
 /** The fake provider, answering after a short real delay so replicas really overlap. */
 function slowProvider (): FakeProvider {
@@ -24,7 +29,9 @@ async function replicas (t: Test, env: Record<string, string>, provider: FakePro
   const apps: Built[] = []
   // A long provider timeout keeps the fetch lock (timeout + 1 s) held however slow a loaded CI machine is.
   const withTimeout = { UPSTREAM_TIMEOUT_MS: '20000', ...env }
-  for (let i = 0; i < n; i++) apps.push(await build(t, { env: withTimeout, provider, noReady: true, redis: { timings: PATIENT_TIMINGS } }))
+  for (let i = 0; i < n; i++) {
+    apps.push(await build(t, { env: withTimeout, provider, noReady: true, redis: { timings: PATIENT_TIMINGS }, tokens: { redisPollMs: 10 } }))
+  }
   return apps
 }
 
@@ -74,7 +81,7 @@ t.test('a rate limit of 10 holds across the replicas', { skip }, async (t) => {
   t.equal(statuses.filter((s) => s === 429).length, 20)
   const limited = replies.find((r) => r.statusCode === 429)
   t.match(limited?.headers['retry-after'], /^\d+$/)
-  t.equal(await server.client().get('wts:rl:id:web'), '30', 'one shared counter')
+  t.equal(await server.client().get(rlKey('api_key:web')), '30', 'one shared counter')
   // Another identity has its own budget.
   t.equal((await (apps[0] as Built).app.inject({ url: '/token/webrtc', headers: { 'x-api-key': OTHER_KEY } })).statusCode, 200)
 })
@@ -91,16 +98,16 @@ t.test('Redis holds no token, secret or key in clear', { skip }, async (t) => {
   }
   const entries = await dump(server.client())
   const keys = entries.map((e) => e.key).sort()
-  t.equal(keys.filter((k) => /^wts:token:[0-9a-f]{64}$/.test(k)).length, 2, 'one encrypted entry per upstream')
-  t.ok(keys.includes('wts:rl:id:web') && keys.includes('wts:rl:id:mobile'), 'rate-limit counters by identity name')
-  t.ok(keys.some((k) => k.startsWith('wts:rl:ip:')), 'failed authentication counted by IP')
-  t.same(keys.filter((k) => !/^wts:(token|rl):/.test(k)), [], 'no other keys (the locks are gone)')
+  t.equal(keys.filter((k) => /^wts:token:[0-9a-f]{32}$/.test(k)).length, 2, 'one encrypted entry per upstream')
+  t.ok(keys.includes(rlKey('api_key:web')) && keys.includes(rlKey('api_key:mobile')), 'rate-limit counters per identity, by digest')
+  t.ok(keys.includes(rlKey('address:127.0.0.1')), 'failed authentication counted per address, by digest')
+  t.equal(keys.length, 5, 'no other keys (the locks are gone)')
   t.same([...new Set(entries.map((e) => e.type))], ['string'])
 
   t.ok(provider.issued.length >= 2)
   const forbidden = [
     ...provider.issued, BANDWIDTH_SECRET, GLOBAL_SECRET, API_KEY, OTHER_KEY, 'wrong-' + API_KEY,
-    'bw-client', 'gl-client', 'provider.test', 'Basic '
+    'bw-client', 'gl-client', 'provider.test', 'Basic ', 'mobile', 'api_key', 'address', '127.0.0.1'
   ]
   const haystack = entries.map((e) => `${e.key}\n${e.value}`).join('\n')
   for (const secret of forbidden) {
@@ -113,4 +120,24 @@ t.test('Redis holds no token, secret or key in clear', { skip }, async (t) => {
     const ttl = await server.client().pttl(e.key)
     t.ok(ttl > 0 && ttl <= 3600_000, 'expires with its token')
   }
+})
+
+t.test('replicas with another client secret keep their own entry; the same secret shares', { skip }, async (t) => {
+  const server = await startRedisServer(t)
+  const provider = fakeProvider()
+  const env = { REDIS_URL: server.url, BANDWIDTH_CLIENT_ID: '', BANDWIDTH_CLIENT_SECRET: '' }
+  const [a, b] = await replicas(t, env, provider, 2)
+  const [rotated] = await replicas(t, { ...env, GLOBAL_WEBRTC_CLIENT_SECRET: 'the-next-' + GLOBAL_SECRET }, provider, 1)
+  const get = async ({ app }: Built): Promise<string> => {
+    const res = await app.inject({ url: '/token/webrtc', headers: { 'x-api-key': API_KEY } })
+    t.equal(res.statusCode, 200)
+    return res.json().access_token
+  }
+  const fromA = await get(a as Built)
+  t.equal(await get(b as Built), fromA, 'same secret: shared')
+  t.equal(provider.calls.global, 1)
+  const fromRotated = await get(rotated as Built)
+  t.not(fromRotated, fromA, 'another secret never reads the entry')
+  t.equal(provider.calls.global, 2)
+  t.equal((await server.client().keys('wts:token:*')).length, 2, 'one entry per secret')
 })

@@ -4,14 +4,15 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createHash } from 'node:crypto'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import app from '../../src/app.js'
 import { loadConfig } from '../../src/config/load-config.js'
 import { serverOptions } from '../../src/server-options.js'
 import { CLIENT_CACHE_CONTROL, DEFAULT_CLIENT_FILE, etagMatches } from '../../src/routes/client.js'
-import { compileClient, compileClientSource } from '../../demo/compile-client.js'
-import { BASE_ENV, build } from '../helper.js'
+import { compileClient, compileClientSource } from '../../scripts/build-client.js'
+import { BASE_ENV, build } from '../helpers/build.js'
 import { fakeProvider } from '../helpers/fake-provider.js'
 
 const SOURCE = 'export const hello = () => "world"\n'
@@ -49,6 +50,8 @@ t.test('If-None-Match: 304 without a body when the ETag matches (weak comparison
     const res = await fastify.inject({ url: PATH, headers: { 'if-none-match': header } })
     t.equal(res.statusCode, 304, header)
     t.equal(res.body, '')
+    t.notOk('content-length' in res.headers, 'no Content-Length')
+    t.notOk('content-type' in res.headers, 'no Content-Type')
     t.equal(res.headers.etag, ETAG)
     t.equal(res.headers['cache-control'], CLIENT_CACHE_CONTROL)
     t.equal(res.headers['access-control-allow-origin'], '*')
@@ -56,6 +59,27 @@ t.test('If-None-Match: 304 without a body when the ETag matches (weak comparison
   const stale = await fastify.inject({ url: PATH, headers: { 'if-none-match': '"an-older-build"' } })
   t.equal(stale.statusCode, 200)
   t.equal(stale.body, SOURCE)
+})
+
+t.test('on the wire, the 304 has no body and announces none', async (t) => {
+  const fastify = await withClient(t, fixture(t))
+  const base = await fastify.listen({ host: '127.0.0.1', port: 0 })
+  const raw = await new Promise<{ head: string, rest: string }>((resolve, reject) => {
+    const socket = connect(Number(new URL(base).port), '127.0.0.1', () => {
+      socket.end(`GET ${PATH} HTTP/1.1\r\nHost: x\r\nIf-None-Match: ${ETAG}\r\nConnection: close\r\n\r\n`)
+    })
+    let text = ''
+    socket.on('data', (chunk: Buffer) => { text += chunk.toString('latin1') })
+    socket.on('end', () => {
+      const [head = '', rest = ''] = text.split('\r\n\r\n')
+      resolve({ head, rest })
+    })
+    socket.on('error', reject)
+  })
+  t.match(raw.head, /^HTTP\/1\.1 304 /)
+  t.notMatch(raw.head, /^content-length:/im)
+  t.notMatch(raw.head, /^content-type:/im)
+  t.equal(raw.rest, '', 'nothing after the head')
 })
 
 t.test('HEAD, and a cache-busting query string, are fine', async (t) => {
@@ -126,6 +150,11 @@ t.test('the compiled client, as served, is an ES module exporting the client API
   t.notMatch(res.body, /sourceMappingURL/, 'no source map to 404 on')
 })
 
-t.test('compileClientSource names a broken tsconfig', async (t) => {
-  await t.rejects(compileClientSource(join(t.testdir(), 'missing.json')), /missing\.json/)
+t.test('the bundle is self-contained: the shared Retry-After parser is built in, no import is left', async (t) => {
+  const source = await compileClientSource()
+  t.notMatch(source, /^\s*import\s/m, 'no import statement for a browser to resolve')
+  t.match(source, /function parseRetryAfter/, 'src/lib/retry-after.ts is bundled in')
+  const mod = await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`) as { parseRetryAfter: (v: string | null, now: number) => number | undefined }
+  t.equal(mod.parseRetryAfter('7.5', 0), 7500, 'the same reading as the server: 7.5 s')
+  t.equal(mod.parseRetryAfter('-3', 0), undefined)
 })

@@ -1,6 +1,6 @@
 // /healthz and /readyz: liveness, readiness with per-upstream state, and draining on close.
 import t from 'tap'
-import { build, API_KEY, BANDWIDTH_SECRET, GLOBAL_SECRET } from '../helper.js'
+import { build, API_KEY, BANDWIDTH_SECRET, GLOBAL_SECRET } from '../helpers/build.js'
 
 t.test('/healthz is 200 without auth', async (t) => {
   const { app } = await build(t)
@@ -40,11 +40,12 @@ t.test('/readyz shows a failing upstream with its error class, still 200', async
 
 t.test('/readyz turns 503 while draining', async (t) => {
   const { app } = await build(t)
-  app.lifecycle.draining = true
+  t.equal((await app.inject('/readyz')).statusCode, 200)
+  app.lifecycle.drain()
   const res = await app.inject('/readyz')
   t.equal(res.statusCode, 503)
   t.equal(res.json().status, 'draining')
-  app.lifecycle.draining = false
+  t.equal((await app.inject({ url: '/token/webrtc', headers: { 'x-api-key': API_KEY } })).headers.connection, 'close', 'replies while draining close their connection')
 })
 
 t.test('close() marks the app draining before it stops', async (t) => {

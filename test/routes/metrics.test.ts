@@ -3,11 +3,12 @@
 // so no identity, key, token, JWT subject or raw path ever becomes a label; the expiry gauge
 // tracks the cached token; no auth is needed.
 import t from 'tap'
-import { API_KEY, OTHER_KEY, build } from '../helper.js'
+import { API_KEY, OTHER_KEY, build } from '../helpers/build.js'
 import { FakeClock } from '../helpers/fake-clock.js'
 import { fakeProvider } from '../helpers/fake-provider.js'
 import { createTestJwks } from '../helpers/jwks.js'
-import { sample } from '../faults/fixtures/wire.js'
+import { sample } from '../helpers/output.js'
+import { createMetricsServer } from '../../src/metrics-server.js'
 
 const OURS: Record<string, string> = {
   token_requests_total: 'counter',
@@ -121,4 +122,19 @@ t.test('a failing registry is a 500 with the error body, nothing else', async (t
   const res = await app.inject({ url: '/metrics' })
   t.equal(res.statusCode, 500)
   t.same(res.json(), { statusCode: 500, code: 'INTERNAL', error: 'Internal Server Error', message: 'Internal Server Error' })
+})
+
+t.test('METRICS_PORT moves /metrics off the API: 404 there, served by the metrics server', async (t) => {
+  const { app } = await build(t, { env: { METRICS_PORT: '9464' } })
+  const onApi = await app.inject({ url: '/metrics' })
+  t.equal(onApi.statusCode, 404)
+  t.equal(onApi.json().code, 'NOT_FOUND')
+  await app.inject({ url: '/token/webrtc', headers: { 'x-api-key': API_KEY } })
+  const server = await createMetricsServer(app.metrics.registry)
+  t.teardown(async () => { await server.close() })
+  const scrape = await server.inject({ url: '/metrics' })
+  t.equal(scrape.statusCode, 200)
+  t.match(scrape.headers['content-type'], /^text\/plain/)
+  t.equal(sample(scrape.body, 'token_requests_total{upstream="global",outcome="served"}'), 1, "the app's own registry")
+  t.equal((await server.inject({ url: '/token/webrtc' })).statusCode, 404, 'nothing else on that port')
 })

@@ -2,7 +2,7 @@
 // in-process (jose's customFetch), so every broken-JWT kind is checked through the real route.
 import t, { type Test } from 'tap'
 import { SignJWT, base64url } from 'jose'
-import { build } from '../helper.js'
+import { build } from '../helpers/build.js'
 import { createTestJwks, type TestJwks } from '../helpers/jwks.js'
 
 async function setup (t: Test, env: Record<string, string | undefined> = {}): Promise<{ idp: TestJwks, app: Awaited<ReturnType<typeof build>>['app'], logs: string[] }> {

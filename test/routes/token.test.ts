@@ -1,6 +1,6 @@
 // GET /token/webrtc through inject: every status of the contract, headers, and error shapes.
 import t, { type Test } from 'tap'
-import { build, API_KEY, OTHER_KEY } from '../helper.js'
+import { build, API_KEY, OTHER_KEY } from '../helpers/build.js'
 import { fakeProvider } from '../helpers/fake-provider.js'
 
 const KEY = { 'x-api-key': API_KEY }

@@ -1,0 +1,184 @@
+// Per-user endpoint tokens, the domain side of the three routes: create an endpoint for a caller
+// (within its cap), list the caller's live endpoints, delete one the caller owns. Plain
+// TypeScript: src/plugins/brtc.ts builds it, src/routes/endpoints.ts calls it. Failures come out
+// as the service's AppErrors, so the one error handler shapes the replies:
+// - the provider's 429 → 503 with its Retry-After (at most 60 s);
+// - its 401/403 → 502 UPSTREAM_CREDENTIALS_REJECTED, and one error log line (until the next
+//   success) saying the credentials lack the BRTC role;
+// - anything else failing (timeout, network, 5xx, an unreadable answer) → 503 with Retry-After;
+// - the account token's own failure (the token manager's 502/503) passes through as it is.
+// A caller never learns whether an endpoint that is not theirs exists: both are the same 404.
+import { systemClock, type Clock } from '../lib/clock.js'
+import { appError, upstreamCredentialsRejected, upstreamUnavailable, type AppError } from '../lib/errors.js'
+import { silentLogger, type Logger } from '../lib/logger.js'
+import { fingerprint, type Secret } from '../lib/secret.js'
+import { BrtcApiError, type BrtcApiClient } from './api-client.js'
+import type { CapStore } from './cap-store.js'
+import { callerIdentity, isServiceTag, tagMatches, type Owner, type OwnerKeys } from './owner-tag.js'
+
+/** The name failures carry (messages, the debug log line). */
+export const BRTC_UPSTREAM = 'brtc'
+/** Retry-After of a failure that did not say how long to wait. */
+export const DEFAULT_RETRY_MS = 1000
+/** Pages a listing for a caller reads at most (100 000 endpoints at 1000 a page). */
+export const MAX_LIST_PAGES = 100
+
+/** A created endpoint as the caller gets it. */
+export interface IssuedEndpoint {
+  endpointId: string
+  token: Secret
+  /** Whole seconds until it expires, at least 1. */
+  expiresIn: number
+  /** ISO 8601 UTC. */
+  expiresAt: string
+  /** First 16 hex digits of the token's SHA-256: names it in the audit log without revealing it. */
+  tokenSha256: string
+}
+
+export interface ListedEndpoint {
+  endpointId: string
+  expiresAt: string
+  status: string
+}
+
+export interface EndpointServiceOptions {
+  api: Pick<BrtcApiClient, 'create' | 'listPage' | 'get' | 'delete'>
+  caps: CapStore
+  keys: OwnerKeys
+  /** BRTC_MAX_ENDPOINTS_PER_CALLER. */
+  maxPerCaller: number
+  /** BRTC_EVENT_CALLBACK_URL. */
+  eventCallbackUrl?: URL | undefined
+  clock?: Clock
+  logger?: Logger
+}
+
+/** 404 for an endpoint that does not exist and for one that is someone else's: one status, one body. */
+export const endpointNotFound = (): AppError => appError(404, 'NOT_FOUND', 'No such endpoint')
+
+export class EndpointService {
+  readonly maxPerCaller: number
+  readonly #api: EndpointServiceOptions['api']
+  readonly #caps: CapStore
+  readonly #keys: OwnerKeys
+  readonly #eventCallbackUrl: URL | undefined
+  readonly #clock: Clock
+  readonly #log: Logger
+  /** The credentials-rejected line is written once until the provider accepts them again. */
+  #rejectionLogged = false
+
+  constructor (opts: EndpointServiceOptions) {
+    this.maxPerCaller = opts.maxPerCaller
+    this.#api = opts.api
+    this.#caps = opts.caps
+    this.#keys = opts.keys
+    this.#eventCallbackUrl = opts.eventCallbackUrl
+    this.#clock = opts.clock ?? systemClock
+    this.#log = opts.logger ?? silentLogger
+  }
+
+  /** The caller's tags; compute once per request. */
+  async owner (caller: { name: string, method: string }): Promise<Owner> {
+    return await this.#keys.owner(callerIdentity(caller))
+  }
+
+  /** A new endpoint for the owner; 409 ENDPOINT_LIMIT at the cap. */
+  async create (owner: Owner): Promise<IssuedEndpoint> {
+    const reservation = await this.#caps.reserve(owner.tags, this.maxPerCaller)
+    if (reservation === undefined) {
+      throw appError(409, 'ENDPOINT_LIMIT', `This caller already holds ${this.maxPerCaller} live endpoints; delete one first`)
+    }
+    let confirmed = false
+    try {
+      const endpoint = await this.#call(async () => await this.#api.create({ tag: owner.tag, eventCallbackUrl: this.#eventCallbackUrl }))
+      const expiresIn = Math.floor((endpoint.expiresAtMs - this.#clock.wall()) / 1000)
+      if (expiresIn < 1) {
+        // Useless to the caller; tagged and expired, so the sweep deletes it.
+        this.#log.warn({ endpointId: endpoint.endpointId }, 'brtc: the provider created an endpoint that has already expired')
+        throw upstreamUnavailable(BRTC_UPSTREAM, 'bad_response', DEFAULT_RETRY_MS)
+      }
+      await this.#caps.confirm(reservation, endpoint.endpointId, endpoint.expiresAtMs)
+      confirmed = true
+      return {
+        endpointId: endpoint.endpointId,
+        token: endpoint.token,
+        expiresIn,
+        expiresAt: new Date(endpoint.expiresAtMs).toISOString(),
+        tokenSha256: fingerprint(endpoint.token)
+      }
+    } finally {
+      if (!confirmed) await this.#caps.cancel(reservation)
+    }
+  }
+
+  /** The owner's live endpoints, from the provider's list (which cannot filter by tag). */
+  async list (owner: Owner): Promise<ListedEndpoint[]> {
+    const now = this.#clock.wall()
+    const mine: ListedEndpoint[] = []
+    let cursor: string | undefined
+    let pages = 0
+    do {
+      const after = cursor
+      const page = await this.#call(async () => await this.#api.listPage(after))
+      for (const e of page.endpoints) {
+        if (isServiceTag(e.tag) && e.expiresAtMs > now && tagMatches(e.tag, owner.tags)) {
+          mine.push({ endpointId: e.endpointId, expiresAt: new Date(e.expiresAtMs).toISOString(), status: e.status })
+        }
+      }
+      cursor = page.nextCursor
+      if (++pages >= MAX_LIST_PAGES && cursor !== undefined) {
+        this.#log.warn({ pages }, 'brtc: the account has too many endpoints to list them all for a caller')
+        break
+      }
+    } while (cursor !== undefined)
+    return mine
+  }
+
+  /**
+   * Deletes the owner's endpoint: 'deleted', or 'gone' when it was the owner's and no longer
+   * exists. Throws the 404 when it does not exist or is not the owner's.
+   */
+  async remove (owner: Owner, endpointId: string): Promise<'deleted' | 'gone'> {
+    const endpoint = await this.#call(async () => await this.#api.get(endpointId))
+    if (endpoint === undefined) {
+      // Gone already: the owner's if this service counted it for them (and it has not expired).
+      if (!await this.#caps.holds(owner.tags, endpointId)) throw endpointNotFound()
+      await this.#caps.release(owner.tags, endpointId)
+      return 'gone'
+    }
+    if (!tagMatches(endpoint.tag, owner.tags)) throw endpointNotFound()
+    const outcome = await this.#call(async () => await this.#api.delete(endpointId))
+    await this.#caps.release(owner.tags, endpointId)
+    return outcome
+  }
+
+  /** Runs a provider call; its failure becomes the AppError to answer. */
+  async #call<T> (fn: () => Promise<T>): Promise<T> {
+    let result: T
+    try {
+      result = await fn()
+    } catch (err) {
+      throw this.#asAppError(err)
+    }
+    this.#rejectionLogged = false
+    return result
+  }
+
+  #asAppError (err: unknown): unknown {
+    if (!(err instanceof BrtcApiError)) return err
+    const { errorClass, operation, status } = err
+    if (errorClass === 'credentials_rejected') {
+      if (!this.#rejectionLogged) {
+        this.#rejectionLogged = true
+        this.#log.error({ operation, status }, 'brtc: the Endpoints API refused the bandwidth credentials; they lack the BRTC role ' +
+          '(or the account id is not theirs): grant the role to the bandwidth upstream\'s client id')
+      }
+      return upstreamCredentialsRejected(BRTC_UPSTREAM)
+    }
+    if (errorClass === 'client_error' || errorClass === 'bad_response') {
+      // Not an outage: the provider refused or garbled a request this service made.
+      this.#log.warn({ operation, status, errorClass }, 'brtc: unexpected answer from the Endpoints API')
+    }
+    return upstreamUnavailable(BRTC_UPSTREAM, errorClass, err.retryAfterMs ?? DEFAULT_RETRY_MS)
+  }
+}

@@ -1,0 +1,148 @@
+// The per-caller cap shared by every replica through Redis (REDIS_URL): one sorted set per owner
+// tag, `wts:brtc:cap:<tag>` (the tag is an HMAC of the identity: no identity in clear), whose
+// members are endpoint ids and reservations scored by the wall-clock ms at which their slot frees
+// itself. Reserving is one Lua script, so it is atomic across replicas: it drops the expired
+// members of every set of the caller, counts what is left, and adds a short-lived reservation
+// only below the cap. Confirming replaces the reservation with the endpoint id, scored by the
+// endpoint's expiry. Each set expires a minute after its last member would.
+//
+// Redis is never a reason to fail a caller: while it is down (or a command fails) the replica
+// counts on its own (MemoryCapStore) what it creates meanwhile, so the cap then holds per replica
+// and per outage: a caller may briefly hold more endpoints than the cap, never fewer. (A local
+// copy of the shared count would go stale as soon as another replica deletes an endpoint, and
+// would then refuse callers because Redis is down.) Slots are scored with this replica's wall
+// clock; replicas are expected to keep time (NTP): a skew only moves when an expired endpoint's
+// slot frees.
+import type { Redis } from 'ioredis'
+import type { Clock } from '../lib/clock.js'
+import { systemClock } from '../lib/clock.js'
+import { logSafeCode } from '../lib/errors.js'
+import { silentLogger, type Logger } from '../lib/logger.js'
+import type { RedisLink } from '../redis/connection.js'
+import { MemoryCapStore, reservationMember, type CapStore, type Reservation } from './cap-store.js'
+
+export const CAP_KEY_PREFIX = 'wts:brtc:cap:'
+
+/** A set outlives its last member by this much, so a late confirm still finds it. */
+const KEEP_MS = 60_000
+
+/** KEYS: the caller's sets, current tag first. ARGV: now, max, member, until. 1 = reserved, 0 = at the cap. */
+const RESERVE_SCRIPT = `local now = tonumber(ARGV[1])
+local count = 0
+for _, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  count = count + redis.call('ZCARD', key)
+end
+if count >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', KEYS[1], math.max(1, math.floor(tonumber(last[2]) - now)) + ${KEEP_MS})
+return 1`
+
+/** KEYS[1]: the set. ARGV: now, reservation, endpoint id, its expiry. */
+const CONFIRM_SCRIPT = `local now = tonumber(ARGV[1])
+redis.call('ZREM', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', KEYS[1], math.max(1, math.floor(tonumber(last[2]) - now)) + ${KEEP_MS})
+return 1`
+
+export interface RedisCapStoreOptions {
+  redis: RedisLink
+  /** The fallback while Redis is down. */
+  local: MemoryCapStore
+  reservationMs: number
+  clock?: Clock
+  logger?: Logger
+}
+
+export const capKey = (id: string): string => CAP_KEY_PREFIX + id
+
+export class RedisCapStore implements CapStore {
+  readonly #redis: RedisLink
+  readonly #local: MemoryCapStore
+  readonly #reservationMs: number
+  readonly #clock: Clock
+  readonly #log: Logger
+
+  constructor (opts: RedisCapStoreOptions) {
+    this.#redis = opts.redis
+    this.#local = opts.local
+    this.#reservationMs = opts.reservationMs
+    this.#clock = opts.clock ?? systemClock
+    this.#log = opts.logger ?? silentLogger
+  }
+
+  async reserve (ids: readonly string[], max: number): Promise<Reservation | undefined> {
+    const client = this.#client()
+    if (client !== undefined) {
+      const member = reservationMember()
+      const now = this.#clock.wall()
+      try {
+        const reserved = await client.eval(RESERVE_SCRIPT, ids.length, ...ids.map(capKey), now, max, member, now + this.#reservationMs)
+        return reserved === 1 ? { member, ids: [...ids], shared: true } : undefined
+      } catch (err) {
+        this.#fellBack('reserve', err)
+      }
+    }
+    return this.#local.reserveNow(ids, max)
+  }
+
+  async confirm (reservation: Reservation, endpointId: string, expiresAtMs: number): Promise<void> {
+    if (!reservation.shared) {
+      await this.#local.confirm(reservation, endpointId, expiresAtMs)
+      return
+    }
+    await this.#try('confirm', async (client) => {
+      await client.eval(CONFIRM_SCRIPT, 1, capKey(reservation.ids[0] as string), this.#clock.wall(), reservation.member, endpointId, expiresAtMs)
+    })
+  }
+
+  async cancel (reservation: Reservation): Promise<void> {
+    if (!reservation.shared) {
+      await this.#local.cancel(reservation)
+      return
+    }
+    await this.#try('cancel', async (client) => { await client.zrem(capKey(reservation.ids[0] as string), reservation.member) })
+  }
+
+  async holds (ids: readonly string[], endpointId: string): Promise<boolean> {
+    if (await this.#local.holds(ids, endpointId)) return true
+    let held = false
+    await this.#try('holds', async (client) => {
+      const now = this.#clock.wall()
+      const scores = await Promise.all(ids.map(async (id) => await client.zscore(capKey(id), endpointId)))
+      held = scores.some((score) => score !== null && Number(score) > now)
+    })
+    return held
+  }
+
+  async release (ids: readonly string[], endpointId: string): Promise<void> {
+    await this.#local.release(ids, endpointId)
+    await this.#try('release', async (client) => { await Promise.all(ids.map(async (id) => await client.zrem(capKey(id), endpointId))) })
+  }
+
+  prune (): void {
+    this.#local.prune()
+  }
+
+  #client (): Redis | undefined {
+    return this.#redis.isUp() ? this.#redis.client : undefined
+  }
+
+  /** Runs a Redis step when Redis is up; a failure is logged at debug and otherwise ignored. */
+  async #try (step: string, fn: (client: Redis) => Promise<void>): Promise<void> {
+    const client = this.#client()
+    if (client === undefined) return
+    try {
+      await fn(client)
+    } catch (err) {
+      this.#fellBack(step, err)
+    }
+  }
+
+  #fellBack (step: string, err: unknown): void {
+    // The connection logs its own state changes once; a line per request would flood an outage.
+    this.#log.debug({ step, errorClass: logSafeCode(err) }, 'brtc cap: redis command failed; counting on this replica')
+  }
+}

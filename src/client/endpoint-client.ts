@@ -1,0 +1,321 @@
+// The browser client of per-user endpoint tokens (the service's /endpoints/webrtc routes, when
+// BRTC_ACCOUNT_ID is set): `create()` gets a WebRTC endpoint and its token for the signed-in
+// user, `list()` the user's live endpoints, `release()` deletes what this page created. The page
+// should release on sign-out; on `pagehide` (tab closed, navigation) the client itself sends the
+// deletes with `fetch(..., { keepalive: true })`, so they outlive the page where the browser
+// allows it. An endpoint left behind (a crash, a browser that drops the request) expires on its
+// own and the service sweeps it.
+//
+// Same rules as the token client: the endpoint token travels only from the response body to the
+// value `create()` resolves with, never into a URL, storage, the console or an error (errors
+// carry statuses and codes, never a response body). Only endpoint ids are held. No retries of
+// its own: creating is the app's decision; errors say when a retry may succeed (`retryAfterMs`).
+// Bundled into the served /client/token-client.js module (re-exported by token-client.ts).
+import { parseRetryAfter } from '../lib/retry-after.js'
+import { serviceCodeOf } from './service-reply.js'
+
+/** A created endpoint as POST /endpoints/webrtc returns it. Frozen. */
+export interface EndpointToken {
+  readonly endpoint_id: string
+  /** The endpoint's token, for the WebRTC SDK. Bound to this one endpoint. */
+  readonly token: string
+  /** Whole seconds from the response until the endpoint expires. */
+  readonly expires_in: number
+  readonly expires_at: string
+}
+
+/** One of the caller's live endpoints, as GET /endpoints/webrtc lists it. Frozen. */
+export interface EndpointSummary {
+  readonly endpoint_id: string
+  readonly expires_at: string
+  readonly status: string
+}
+
+export type EndpointClientErrorCode =
+  /** 401: the caller's credentials were refused; re-authenticate. */
+  | 'UNAUTHORIZED'
+  /** 409: the caller already holds as many endpoints as allowed; release one. */
+  | 'LIMIT'
+  /** Another 4xx (e.g. the mode is off: 404 on create or list). */
+  | 'REJECTED'
+  /** 429: try again after `retryAfterMs`. */
+  | 'RATE_LIMITED'
+  /** 503: the provider is unavailable or throttling; try again after `retryAfterMs`. */
+  | 'UNAVAILABLE'
+  /** Another 5xx (502: the service's provider credentials are misconfigured). */
+  | 'SERVER_ERROR'
+  /** An answer that is not what the route returns. */
+  | 'BAD_RESPONSE'
+  /** The request failed (offline, refused by CORS). */
+  | 'NETWORK'
+  /** No answer within `timeoutMs`. */
+  | 'TIMEOUT'
+  /** `options.headers()` threw or rejected (see `cause`). */
+  | 'HEADERS'
+  /** stop() was called. */
+  | 'STOPPED'
+
+export class EndpointClientError extends Error {
+  readonly code: EndpointClientErrorCode
+  /** HTTP status of the service's answer, when there was one. */
+  readonly status: number | undefined
+  /** The service's error `code` (e.g. `ENDPOINT_LIMIT`), when it sent one. */
+  readonly serviceCode: string | undefined
+  /** The service's `Retry-After`, in ms, when it sent one. */
+  readonly retryAfterMs: number | undefined
+
+  constructor (code: EndpointClientErrorCode, message: string, details: {
+    status?: number | undefined
+    serviceCode?: string | undefined
+    retryAfterMs?: number | undefined
+    cause?: unknown
+  } = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause })
+    this.name = 'EndpointClientError'
+    this.code = code
+    this.status = details.status
+    this.serviceCode = details.serviceCode
+    this.retryAfterMs = details.retryAfterMs
+  }
+}
+
+/** What `headers()` may return: the `HeadersInit` of fetch. */
+export type EndpointClientHeaders = NonNullable<RequestInit['headers']>
+
+/** An event source such as `window` (for `pagehide`). */
+export interface PageHideTarget {
+  addEventListener: (type: 'pagehide', listener: () => void) => void
+  removeEventListener: (type: 'pagehide', listener: () => void) => void
+}
+
+/** Everything the client takes from its environment; the defaults are the browser's. */
+export interface EndpointClientEnv {
+  fetch: (url: string, init: RequestInit) => Promise<Response>
+  /** Wall clock, ms since the epoch. */
+  now: () => number
+  setTimeout: (callback: () => void, ms: number) => unknown
+  clearTimeout: (handle: unknown) => void
+  window: PageHideTarget | undefined
+  /** Base for a relative `url` (the page's location). */
+  baseUrl: string | undefined
+}
+
+export interface EndpointClientOptions {
+  /** The service's endpoints route, e.g. `https://tokens.example.com/endpoints/webrtc`. */
+  url: string | URL
+  /** The caller's credentials, asked for before every request (e.g. a fresh IdP access token). */
+  headers: () => EndpointClientHeaders | Promise<EndpointClientHeaders>
+  /** Delete this page's endpoints on `pagehide` (default true). */
+  releaseOnPageHide?: boolean
+  /** Per request. Default 10 000. */
+  timeoutMs?: number
+  /** Test seams; the defaults are the browser's. */
+  env?: Partial<EndpointClientEnv>
+}
+
+export interface EndpointClient {
+  /** A new endpoint and its token. Rejects with an EndpointClientError. */
+  create: () => Promise<EndpointToken>
+  /** The caller's live endpoints (this page's and any other of the same user). */
+  list: () => Promise<EndpointSummary[]>
+  /**
+   * Deletes one endpoint of the caller, or, without an id, every endpoint this client created and
+   * has not released yet (on sign-out). A 404 counts as released. Rejects with the first failure;
+   * what failed stays held, so a later release (or pagehide) tries again.
+   */
+  release: (endpointId?: string) => Promise<void>
+  /** The endpoint ids this client created and has not released. */
+  held: () => string[]
+  /** Stops listening for pagehide and refuses further calls; releases nothing. */
+  stop: () => void
+}
+
+export const DEFAULT_ENDPOINT_TIMEOUT_MS = 10_000
+/** A `Retry-After` is honoured up to this, so one bad header cannot park the app for days. */
+export const ENDPOINT_RETRY_AFTER_CAP_MS = 600_000
+
+interface BrowserGlobals {
+  addEventListener?: PageHideTarget['addEventListener']
+  location?: { href: string }
+}
+
+function browserEnv (): EndpointClientEnv {
+  const g = globalThis as unknown as BrowserGlobals
+  return {
+    // Wrapped: fetch and the timers throw "Illegal invocation" when called as methods of another object.
+    fetch: async (url, init) => await globalThis.fetch(url, init),
+    now: () => Date.now(),
+    setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
+    clearTimeout: (handle) => { globalThis.clearTimeout(handle as ReturnType<typeof globalThis.setTimeout>) },
+    window: g.addEventListener === undefined ? undefined : g as PageHideTarget,
+    baseUrl: g.location?.href
+  }
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value)
+
+/** The contract fields of a create reply, or undefined when it is not one. */
+export function parseEndpointToken (body: unknown): EndpointToken | undefined {
+  if (!isRecord(body)) return undefined
+  const { endpoint_id: endpointId, token, expires_in: expiresIn, expires_at: expiresAt } = body
+  if (typeof endpointId !== 'string' || endpointId === '' || typeof token !== 'string' || token === '') return undefined
+  if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn <= 0 || typeof expiresAt !== 'string') return undefined
+  return Object.freeze({ endpoint_id: endpointId, token, expires_in: expiresIn, expires_at: expiresAt })
+}
+
+/** The endpoints of a list reply, or undefined when it is not one. */
+export function parseEndpointList (body: unknown): EndpointSummary[] | undefined {
+  if (!isRecord(body) || !Array.isArray(body.endpoints)) return undefined
+  const out: EndpointSummary[] = []
+  for (const item of body.endpoints) {
+    if (!isRecord(item)) return undefined
+    const { endpoint_id: endpointId, expires_at: expiresAt, status } = item
+    if (typeof endpointId !== 'string' || typeof expiresAt !== 'string' || typeof status !== 'string') return undefined
+    out.push(Object.freeze({ endpoint_id: endpointId, expires_at: expiresAt, status }))
+  }
+  return out
+}
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function'
+
+export function createEndpointClient (options: EndpointClientOptions): EndpointClient {
+  if (typeof options?.headers !== 'function') throw new TypeError('createEndpointClient: options.headers must be a function')
+  const env: EndpointClientEnv = { ...browserEnv(), ...options.env }
+  const base = new URL(String(options.url), env.baseUrl)
+  const collection = base.href
+  const timeoutMs = options.timeoutMs ?? DEFAULT_ENDPOINT_TIMEOUT_MS
+  /** Endpoint ids created here and not released. */
+  const held = new Set<string>()
+  /** The last headers a request was sent with, for pagehide, which cannot wait for an async headers(). */
+  let lastHeaders: EndpointClientHeaders | undefined
+  let stopped = false
+
+  const endpointUrl = (endpointId: string): string => {
+    const url = new URL(base.href)
+    url.pathname = `${url.pathname.replace(/\/+$/, '')}/${encodeURIComponent(endpointId)}`
+    return url.href
+  }
+
+  async function problemOf (response: Response): Promise<EndpointClientError> {
+    const status = response.status
+    const serviceCode = await serviceCodeOf(response)
+    const message = `token service answered ${status}${serviceCode === undefined ? '' : ` (${serviceCode})`}`
+    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), env.now(), ENDPOINT_RETRY_AFTER_CAP_MS)
+    const details = { status, serviceCode, retryAfterMs }
+    if (status === 401) return new EndpointClientError('UNAUTHORIZED', message, details)
+    if (status === 409) return new EndpointClientError('LIMIT', message, details)
+    if (status === 429) return new EndpointClientError('RATE_LIMITED', message, details)
+    if (status === 503) return new EndpointClientError('UNAVAILABLE', message, details)
+    if (status >= 400 && status < 500) return new EndpointClientError('REJECTED', message, details)
+    if (status >= 500) return new EndpointClientError('SERVER_ERROR', message, details)
+    return new EndpointClientError('BAD_RESPONSE', message, details)
+  }
+
+  /**
+   * One request: the status and parsed JSON body of an answer with the expected status (a
+   * DELETE's 404 included: the endpoint is no longer there for this caller), else rejects with
+   * an EndpointClientError. The timeout covers headers(), the answer and its body.
+   */
+  async function request (method: 'GET' | 'POST' | 'DELETE', url: string, expected: number): Promise<{ status: number, body: unknown }> {
+    if (stopped) throw new EndpointClientError('STOPPED', 'the endpoint client was stopped')
+    const abort = new AbortController()
+    const timer = env.setTimeout(() => { abort.abort() }, timeoutMs)
+    const lost = (): EndpointClientError => abort.signal.aborted
+      ? new EndpointClientError('TIMEOUT', `no answer from the token service within ${timeoutMs} ms`)
+      : new EndpointClientError('NETWORK', 'the request failed (network, or refused by CORS)')
+    try {
+      let headers: EndpointClientHeaders
+      try {
+        headers = await options.headers()
+      } catch (cause) {
+        throw new EndpointClientError('HEADERS', 'options.headers() failed', { cause })
+      }
+      if (abort.signal.aborted) throw lost()
+      let response: Response
+      try {
+        // Credentials go in headers only: no cookies, no caching, no redirect to follow them.
+        const init: RequestInit & { cache: 'no-store' } = { method, headers, cache: 'no-store', credentials: 'omit', redirect: 'error', signal: abort.signal }
+        response = await env.fetch(url, init)
+      } catch {
+        throw lost()
+      }
+      lastHeaders = headers
+      const { status } = response
+      if (status !== expected && !(method === 'DELETE' && status === 404)) throw await problemOf(response)
+      if (method === 'DELETE') {
+        await response.body?.cancel().catch(() => {})
+        return { status, body: undefined }
+      }
+      try {
+        return { status, body: await response.json() }
+      } catch {
+        if (abort.signal.aborted) throw lost()
+        return { status, body: undefined }
+      }
+    } finally {
+      env.clearTimeout(timer)
+    }
+  }
+
+  /** Deletes one endpoint; 204 and 404 both mean it is no longer there for this caller. */
+  async function releaseOne (endpointId: string): Promise<void> {
+    await request('DELETE', endpointUrl(endpointId), 204)
+    held.delete(endpointId)
+  }
+
+  /** The page is going away: fire the deletes, unawaited, with keepalive so they outlive it. */
+  function onPageHide (): void {
+    if (held.size === 0) return
+    let headers: unknown
+    try {
+      headers = options.headers()
+    } catch {
+      headers = undefined
+    }
+    // An async headers() cannot be waited for here, and one that throws (signing out) has none:
+    // the headers of the last request stand in (there was one: it created what is held).
+    const usable = headers !== undefined && !isThenable(headers) ? headers as EndpointClientHeaders : lastHeaders
+    if (isThenable(headers)) Promise.resolve(headers).catch(() => {})
+    for (const endpointId of [...held]) {
+      held.delete(endpointId)
+      env.fetch(endpointUrl(endpointId), { method: 'DELETE', headers: usable, keepalive: true, credentials: 'omit', redirect: 'error' })
+        .then((response) => response.body?.cancel(), () => {})
+        .catch(() => {})
+    }
+  }
+
+  const releaseOnPageHide = options.releaseOnPageHide ?? true
+  if (releaseOnPageHide) env.window?.addEventListener('pagehide', onPageHide)
+
+  return {
+    async create () {
+      const { status, body } = await request('POST', collection, 201)
+      const endpoint = parseEndpointToken(body)
+      if (endpoint === undefined) throw new EndpointClientError('BAD_RESPONSE', 'the answer is not an endpoint token', { status })
+      held.add(endpoint.endpoint_id)
+      return endpoint
+    },
+    async list () {
+      const { status, body } = await request('GET', collection, 200)
+      const endpoints = parseEndpointList(body)
+      if (endpoints === undefined) throw new EndpointClientError('BAD_RESPONSE', 'the answer is not a list of endpoints', { status })
+      return endpoints
+    },
+    async release (endpointId) {
+      if (endpointId !== undefined) {
+        await releaseOne(endpointId)
+        return
+      }
+      const results = await Promise.allSettled([...held].map(async (id) => { await releaseOne(id) }))
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (failed !== undefined) throw failed.reason
+    },
+    held: () => [...held],
+    stop () {
+      stopped = true
+      if (releaseOnPageHide) env.window?.removeEventListener('pagehide', onPageHide)
+    }
+  }
+}

@@ -1,0 +1,140 @@
+// Re-reads the files behind the `*_FILE` variables while the service runs, so operators rotate
+// secrets and revoke API keys without a restart. Each check reads every such file; when one
+// differs from what is in force, it is read again a moment later and taken only if it reads the
+// same (a writer may be half-way through an in-place rewrite), then the whole configuration is
+// parsed again by the pure parseConfig. A valid result replaces the configuration; an invalid one
+// changes nothing and is reported once, and the variables stay `stale` until a valid file
+// arrives. Following the path each time sees both an in-place rewrite and the Kubernetes Secret
+// volume layout (a `..data` symlink swapped atomically). Values given directly as environment
+// variables are read once, at startup, and never change.
+//
+// Listeners: 'reloaded' (config, changed variables) and 'rejected' (problems, `<NAME>_FILE` names).
+import { EventEmitter } from 'node:events'
+import { systemClock, type Clock } from '../lib/clock.js'
+import { readSecretFiles, type ReadFile } from './load-config.js'
+import { parseConfig, type SecretFileReads } from './parse-config.js'
+import type { FileVariable } from './schema.js'
+import type { Config } from './types.js'
+
+export type ReloadResult =
+  | { outcome: 'unchanged' }
+  /** A file was still changing between two reads; the next check looks again. */
+  | { outcome: 'unsettled' }
+  | { outcome: 'reloaded', changed: FileVariable[] }
+  | { outcome: 'rejected', variables: string[], problems: string[] }
+
+export interface ConfigReloaderOptions {
+  /** The environment the service started with: it names the files. */
+  env: Readonly<Record<string, string | undefined>>
+  /** The configuration in force at startup. */
+  initial: Config
+  readFile?: ReadFile
+  clock?: Clock
+  /** How long a changed file must read the same before it is taken. */
+  settleMs?: number
+}
+
+export const DEFAULT_SETTLE_MS = 200
+
+/** The text each read gave (or its error code): what "changed" compares. */
+function fingerprint (reads: SecretFileReads, name: FileVariable): string | undefined {
+  const read = reads[name]
+  if (read === undefined) return undefined
+  return 'text' in read ? `text:${read.text}` : `error:${read.errorCode}`
+}
+
+export class ConfigReloader extends EventEmitter<{ reloaded: [Config, FileVariable[]], rejected: [string[], string[]] }> {
+  readonly #env: Readonly<Record<string, string | undefined>>
+  readonly #readFile: ReadFile | undefined
+  readonly #clock: Clock
+  readonly #settleMs: number
+  #config: Config
+  /** The reads the configuration in force was parsed from. */
+  #applied: SecretFileReads
+  /** The reads last rejected, so a bad file is reported once, not at every check. */
+  #rejected: SecretFileReads | undefined
+  #stale: string[] = []
+  #checking: Promise<ReloadResult> | undefined
+  #timer: unknown
+
+  constructor (opts: ConfigReloaderOptions) {
+    super()
+    this.#env = opts.env
+    this.#readFile = opts.readFile
+    this.#clock = opts.clock ?? systemClock
+    this.#settleMs = opts.settleMs ?? DEFAULT_SETTLE_MS
+    this.#config = opts.initial
+    this.#applied = this.#read()
+  }
+
+  get config (): Config {
+    return this.#config
+  }
+
+  /** `<NAME>_FILE` names whose new content was refused, until a valid one arrives; empty when current. */
+  get stale (): readonly string[] {
+    return this.#stale
+  }
+
+  /** One look at the files now (a poll, SIGHUP, a provider refusing the credentials); concurrent calls share it. */
+  async check (): Promise<ReloadResult> {
+    this.#checking ??= this.#check().finally(() => { this.#checking = undefined })
+    return await this.#checking
+  }
+
+  /** Checks every `seconds`, on the clock's unref'd timers, until stop(). */
+  start (seconds: number): void {
+    if (Object.keys(this.#config.secretFiles).length === 0) return
+    const tick = (): void => {
+      this.#timer = this.#clock.setTimer(() => {
+        // A check never rejects on bad input; a failure here would be a bug, and must not stop polling.
+        this.check().catch(() => {}).finally(tick)
+      }, seconds * 1000)
+    }
+    tick()
+  }
+
+  stop (): void {
+    this.#clock.clearTimer(this.#timer)
+    this.#timer = undefined
+  }
+
+  #read (): SecretFileReads {
+    return readSecretFiles(this.#env, this.#readFile)
+  }
+
+  #changed (reads: SecretFileReads): FileVariable[] {
+    return (Object.keys(this.#config.secretFiles) as FileVariable[])
+      .filter((name) => fingerprint(reads, name) !== fingerprint(this.#applied, name))
+  }
+
+  async #check (): Promise<ReloadResult> {
+    const first = this.#read()
+    const changed = this.#changed(first)
+    if (changed.length === 0) {
+      // Back to what is in force (a bad file was put back): nothing is stale any more.
+      this.#stale = []
+      this.#rejected = undefined
+      return { outcome: 'unchanged' }
+    }
+    await new Promise<void>((resolve) => { this.#clock.setTimer(resolve, this.#settleMs) })
+    const reads = this.#read()
+    if (changed.some((name) => fingerprint(reads, name) !== fingerprint(first, name))) return { outcome: 'unsettled' }
+
+    const result = parseConfig(this.#env, reads)
+    if (!result.ok) {
+      const variables = changed.map((name) => `${name}_FILE`)
+      const repeated = this.#rejected !== undefined && changed.every((name) => fingerprint(reads, name) === fingerprint(this.#rejected as SecretFileReads, name))
+      this.#stale = variables
+      this.#rejected = reads
+      if (!repeated) this.emit('rejected', result.problems, variables)
+      return { outcome: 'rejected', variables, problems: result.problems }
+    }
+    this.#config = result.config
+    this.#applied = reads
+    this.#stale = []
+    this.#rejected = undefined
+    this.emit('reloaded', result.config, changed)
+    return { outcome: 'reloaded', changed }
+  }
+}

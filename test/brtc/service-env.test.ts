@@ -1,0 +1,34 @@
+// The emulator wiring of the service (emulator/service-env.ts): what existing callers (the bench)
+// get is unchanged, and the `brtc` option adds BRTC_API_URL and BRTC_ACCOUNT_ID, with which the
+// configuration turns the per-user endpoint tokens on against the emulator.
+import t from 'tap'
+import { emulatorUpstreamEnv } from '../../emulator/service-env.js'
+import { loadConfig } from '../../src/config/load-config.js'
+import { startBrtcEmulator } from '../helpers/brtc-rig.js'
+
+const CREDENTIALS = {
+  bandwidth: { clientId: 'bw-id', clientSecret: 'bw-secret' },
+  global: { clientId: 'gl-id', clientSecret: 'gl-secret' }
+}
+
+t.test('without the option: the two upstreams only, as before', async (t) => {
+  const emulator = await startBrtcEmulator(t)
+  const env = emulatorUpstreamEnv(emulator, CREDENTIALS)
+  t.same(Object.keys(env).sort(), [
+    'BANDWIDTH_CLIENT_ID', 'BANDWIDTH_CLIENT_SECRET', 'BANDWIDTH_TOKEN_URL', 'DEFAULT_UPSTREAM',
+    'GLOBAL_WEBRTC_CLIENT_ID', 'GLOBAL_WEBRTC_CLIENT_SECRET', 'GLOBAL_WEBRTC_TOKEN_URL'
+  ])
+  t.same(emulatorUpstreamEnv(emulator, CREDENTIALS, { brtc: false }), env)
+  t.equal(loadConfig({ ...env, API_KEYS: `a:${'k'.repeat(32)}` }).brtc, undefined)
+})
+
+t.test('brtc: true uses the emulator\'s API and default account; an account id may be given', async (t) => {
+  const emulator = await startBrtcEmulator(t)
+  const env = emulatorUpstreamEnv(emulator, CREDENTIALS, { brtc: true })
+  t.equal(env.BRTC_API_URL, emulator.brtcApiUrl)
+  t.equal(env.BRTC_ACCOUNT_ID, '9900000')
+  t.equal(env.BANDWIDTH_TOKEN_URL, emulator.tokenUrl('bandwidth'))
+  const brtc = loadConfig({ ...env, API_KEYS: `a:${'k'.repeat(32)}` }).brtc
+  t.equal(brtc?.apiUrl.href, emulator.brtcApiUrl)
+  t.equal(emulatorUpstreamEnv(emulator, CREDENTIALS, { brtc: { accountId: '12345' } }).BRTC_ACCOUNT_ID, '12345')
+})

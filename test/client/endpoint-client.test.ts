@@ -1,0 +1,301 @@
+// The browser endpoint client (src/client/endpoint-client.ts) in Node with a fake fetch and a fake
+// clock: create/list/release with credentials in headers only; every failure as an
+// EndpointClientError with its status, service code and Retry-After, never a body; release of
+// one or of every held endpoint (a 404 counts as released); pagehide sends keepalive deletes with
+// the headers at hand; stop(); and the token never reaching an error, the console or storage.
+// It is served in the same module as the token client. test/browser/ runs it in Chromium.
+import t, { type Test } from 'tap'
+import { readFile } from 'node:fs/promises'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import {
+  createEndpointClient, EndpointClientError, parseEndpointList, parseEndpointToken,
+  type EndpointClientEnv, type EndpointClientOptions
+} from '../../src/client/endpoint-client.js'
+import * as served from '../../src/client/token-client.js'
+import { FakeClock, settle } from '../helpers/fake-clock.js'
+import { deferred } from '../helpers/fake-provider.js'
+
+const BASE = 'https://tokens.example.test/endpoints/webrtc'
+const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJlLTEifQ.endpoint-token-signature'
+
+interface Call { url: string, init: RequestInit }
+type Responder = (call: Call, n: number) => Response | Promise<Response>
+
+const created = (n: number): Response => Response.json({ endpoint_id: `e-0000000${n}-aa`, token: `${TOKEN}-${n}`, expires_in: 86_399, expires_at: '2026-01-02T00:00:00.000Z' }, { status: 201 })
+const serviceError = (status: number, code: string, headers: Record<string, string> = {}): Response =>
+  Response.json({ statusCode: status, code, error: 'x', message: `echo ${TOKEN}` }, { status, headers })
+
+function setup (t: Test, opts: { respond?: Responder, options?: Partial<EndpointClientOptions>, env?: Partial<EndpointClientEnv> } = {}) {
+  const clock = new FakeClock()
+  const calls: Call[] = []
+  const win = new EventTarget()
+  let respond: Responder = opts.respond ?? ((call, n) => call.init.method === 'DELETE' ? new Response(null, { status: 204 }) : created(n))
+  const client = createEndpointClient({
+    url: BASE,
+    headers: () => ({ 'X-API-Key': 'the-key' }),
+    env: {
+      fetch: async (url, init) => {
+        const call = { url, init }
+        calls.push(call)
+        return await respond(call, calls.length)
+      },
+      now: () => clock.wall(),
+      setTimeout: (fn, ms) => clock.setTimer(fn, ms),
+      clearTimeout: (handle) => { clock.clearTimer(handle) },
+      window: win as unknown as EndpointClientEnv['window'],
+      ...opts.env
+    },
+    ...opts.options
+  })
+  t.teardown(() => { client.stop() })
+  return { client, calls, clock, win, setResponder: (fn: Responder) => { respond = fn } }
+}
+
+async function rejection (p: Promise<unknown>): Promise<EndpointClientError> {
+  try {
+    await p
+  } catch (err) {
+    if (err instanceof EndpointClientError) return err
+    throw err
+  }
+  throw new Error('expected an EndpointClientError')
+}
+
+t.test('create(): POST with the credentials in headers only; the endpoint, frozen; held for release', async (t) => {
+  const { client, calls } = setup(t)
+  const endpoint = await client.create()
+  t.same(endpoint, { endpoint_id: 'e-00000001-aa', token: `${TOKEN}-1`, expires_in: 86_399, expires_at: '2026-01-02T00:00:00.000Z' })
+  t.ok(Object.isFrozen(endpoint))
+  const [call] = calls
+  t.equal(call?.url, BASE, 'nothing in the URL')
+  t.match(call?.init, { method: 'POST', credentials: 'omit', redirect: 'error', cache: 'no-store' })
+  t.same(call?.init.headers, { 'X-API-Key': 'the-key' })
+  t.equal(call?.init.body, undefined, 'no body')
+  t.same(client.held(), ['e-00000001-aa'])
+})
+
+t.test('list(): the caller\'s endpoints, frozen', async (t) => {
+  const { client, calls } = setup(t, {
+    respond: () => Response.json({ endpoints: [{ endpoint_id: 'e-1', expires_at: '2026-01-02T00:00:00.000Z', status: 'CONNECTED', extra: 1 }] })
+  })
+  const list = await client.list()
+  t.same(list, [{ endpoint_id: 'e-1', expires_at: '2026-01-02T00:00:00.000Z', status: 'CONNECTED' }], 'contract fields only')
+  t.ok(Object.isFrozen(list[0]))
+  t.equal(calls[0]?.init.method, 'GET')
+  t.equal(calls[0]?.url, BASE)
+})
+
+t.test('release(id) deletes one; release() every held one; a 404 counts as released', async (t) => {
+  const { client, calls, setResponder } = setup(t)
+  await client.create()
+  await client.create()
+  await client.create()
+  await client.release('e-00000002-aa')
+  t.equal(calls[3]?.url, `${BASE}/e-00000002-aa`)
+  t.equal(calls[3]?.init.method, 'DELETE')
+  t.same(client.held(), ['e-00000001-aa', 'e-00000003-aa'])
+  setResponder((call) => call.url.endsWith('1-aa') ? serviceError(404, 'NOT_FOUND') : new Response(null, { status: 204 }))
+  await client.release()
+  t.same(client.held(), [], 'both released, the 404 included')
+  t.same(calls.slice(4).map((c) => c.url).sort(), [`${BASE}/e-00000001-aa`, `${BASE}/e-00000003-aa`])
+  await client.release('e-not/mine?x')
+  t.equal(calls.at(-1)?.url, `${BASE}/e-not%2Fmine%3Fx`, 'the id is percent-encoded')
+})
+
+t.test('a failed release keeps the endpoint held, so a later one (or pagehide) tries again', async (t) => {
+  const { client, setResponder } = setup(t)
+  await client.create()
+  await client.create()
+  setResponder((call) => call.url.endsWith('1-aa') ? serviceError(503, 'UPSTREAM_UNAVAILABLE', { 'retry-after': '5' }) : new Response(null, { status: 204 }))
+  const err = await rejection(client.release())
+  t.match(err, { code: 'UNAVAILABLE', status: 503, serviceCode: 'UPSTREAM_UNAVAILABLE', retryAfterMs: 5000 })
+  t.same(client.held(), ['e-00000001-aa'])
+})
+
+t.test('every status becomes its code, with the service code and Retry-After; never the body', async (t) => {
+  const cases: Array<[Response, string]> = [
+    [serviceError(401, 'UNAUTHORIZED'), 'UNAUTHORIZED'],
+    [serviceError(409, 'ENDPOINT_LIMIT'), 'LIMIT'],
+    [serviceError(404, 'NOT_FOUND'), 'REJECTED'],
+    [serviceError(400, 'BAD_REQUEST'), 'REJECTED'],
+    [serviceError(429, 'RATE_LIMITED', { 'retry-after': '30' }), 'RATE_LIMITED'],
+    [serviceError(503, 'UPSTREAM_UNAVAILABLE', { 'retry-after': '7' }), 'UNAVAILABLE'],
+    [serviceError(502, 'UPSTREAM_CREDENTIALS_REJECTED'), 'SERVER_ERROR'],
+    [new Response('<html>proxy</html>', { status: 500 }), 'SERVER_ERROR'],
+    [new Response(null, { status: 302 }), 'BAD_RESPONSE'],
+    [Response.json({ endpoint_id: 'e-1' }, { status: 201 }), 'BAD_RESPONSE'],
+    [new Response('not json', { status: 201 }), 'BAD_RESPONSE']
+  ]
+  for (const [response, code] of cases) {
+    const { client } = setup(t, { respond: () => response })
+    const err = await rejection(client.create())
+    t.equal(err.code, code, `${response.status} → ${code}`)
+    t.equal(err.name, 'EndpointClientError')
+    t.equal(err.status, response.status)
+    t.notMatch(`${err.message} ${String(err.stack)}`, TOKEN, 'nothing of the body')
+    t.same(client.held(), [])
+  }
+  const { client } = setup(t, { respond: () => serviceError(503, 'UPSTREAM_UNAVAILABLE', { 'retry-after': '7' }) })
+  t.match(await rejection(client.create()), { serviceCode: 'UPSTREAM_UNAVAILABLE', retryAfterMs: 7000, message: 'token service answered 503 (UPSTREAM_UNAVAILABLE)' })
+  const list = setup(t, { respond: () => Response.json({ endpoints: [{ endpoint_id: 1 }] }) })
+  t.equal((await rejection(list.client.list())).code, 'BAD_RESPONSE')
+})
+
+t.test('network failure, timeout (headers(), answer or body), headers() failing', async (t) => {
+  const network = setup(t, { respond: () => { throw new TypeError('Failed to fetch') } })
+  t.equal((await rejection(network.client.create())).code, 'NETWORK')
+
+  const stalled = setup(t, {
+    respond: async (call) => await new Promise((_resolve, reject) => { call.init.signal?.addEventListener('abort', () => { reject(new DOMException('aborted', 'AbortError')) }) }),
+    options: { timeoutMs: 5000 }
+  })
+  const pending = rejection(stalled.client.create())
+  await settle()
+  stalled.clock.advance(5000)
+  t.match(await pending, { code: 'TIMEOUT', message: /5000 ms/ })
+
+  const slowHeaders = deferred<Record<string, string>>()
+  const idp = setup(t, { options: { headers: async () => await slowHeaders.promise } })
+  const waiting = rejection(idp.client.list())
+  await idp.clock.advanceAsync(10_000)
+  slowHeaders.resolve({ authorization: 'Bearer late' })
+  t.equal((await waiting).code, 'TIMEOUT')
+  t.equal(idp.calls.length, 0, 'nothing sent after the timeout')
+
+  const body = setup(t, {
+    respond: (call) => new Response(new ReadableStream({
+      start (controller) {
+        controller.enqueue(new TextEncoder().encode('{"endpoints":'))
+        call.init.signal?.addEventListener('abort', () => { controller.error(new DOMException('aborted', 'AbortError')) })
+      }
+    }), { status: 200 })
+  })
+  const reading = rejection(body.client.list())
+  await settle()
+  await body.clock.advanceAsync(10_000)
+  t.equal((await reading).code, 'TIMEOUT', 'a body that stalls past the timeout')
+
+  const cause = new Error('IdP down')
+  const failing = setup(t, { options: { headers: () => { throw cause } } })
+  const err = await rejection(failing.client.create())
+  t.equal(err.code, 'HEADERS')
+  t.equal(err.cause, cause)
+  t.equal(failing.calls.length, 0)
+})
+
+t.test('pagehide: keepalive deletes of every held endpoint, with the headers at hand', async (t) => {
+  const { client, calls, win } = setup(t)
+  await client.create()
+  await client.create()
+  win.dispatchEvent(new Event('pagehide'))
+  await settle()
+  const deletes = calls.filter((c) => c.init.method === 'DELETE')
+  t.same(deletes.map((c) => c.url), [`${BASE}/e-00000001-aa`, `${BASE}/e-00000002-aa`])
+  t.ok(deletes.every((c) => c.init.keepalive === true && c.init.credentials === 'omit'), 'keepalive, no cookies')
+  t.same(deletes[0]?.init.headers, { 'X-API-Key': 'the-key' })
+  t.same(client.held(), [])
+  win.dispatchEvent(new Event('pagehide'))
+  await settle()
+  t.equal(calls.length, 4, 'nothing held: nothing sent')
+})
+
+t.test('pagehide with an async headers(): the last headers sent stand in; none yet, nothing sent', async (t) => {
+  let n = 0
+  const { client, calls, win } = setup(t, { options: { headers: async () => ({ authorization: `Bearer jwt-${++n}` }) } })
+  await client.create()
+  win.dispatchEvent(new Event('pagehide'))
+  await settle()
+  t.same(calls[1]?.init.headers, { authorization: 'Bearer jwt-1' }, 'the headers of the last request')
+
+  let signedIn = true
+  const throwing = setup(t, { options: { headers: () => { if (signedIn) return { authorization: 'Bearer jwt-in' }; throw new Error('signed out') } } })
+  throwing.win.dispatchEvent(new Event('pagehide'))
+  t.equal(throwing.calls.length, 0, 'nothing held, nothing sent')
+  await throwing.client.create()
+  signedIn = false
+  throwing.win.dispatchEvent(new Event('pagehide'))
+  await settle()
+  t.same(throwing.calls[1]?.init.headers, { authorization: 'Bearer jwt-in' }, 'headers() throwing: the last headers stand in')
+  const failingDelete = setup(t)
+  await failingDelete.client.create()
+  failingDelete.setResponder(() => { throw new TypeError('offline') })
+  failingDelete.win.dispatchEvent(new Event('pagehide'))
+  await settle()
+  t.equal(failingDelete.calls.length, 2, 'a failing keepalive delete is dropped silently')
+})
+
+t.test('releaseOnPageHide: false; stop() removes the listener and refuses further calls', async (t) => {
+  const off = setup(t, { options: { releaseOnPageHide: false } })
+  await off.client.create()
+  off.win.dispatchEvent(new Event('pagehide'))
+  await settle()
+  t.equal(off.calls.length, 1)
+  const { client, calls, win } = setup(t)
+  await client.create()
+  client.stop()
+  win.dispatchEvent(new Event('pagehide'))
+  await settle()
+  t.equal(calls.length, 1, 'no listener after stop()')
+  t.equal((await rejection(client.create())).code, 'STOPPED')
+  t.same(client.held(), ['e-00000001-aa'], 'stop() releases nothing')
+  off.client.stop()
+})
+
+t.test('parsers accept only the contract fields', async (t) => {
+  t.equal(parseEndpointToken(null), undefined)
+  t.equal(parseEndpointToken({ endpoint_id: '', token: 't', expires_in: 1, expires_at: 'x' }), undefined)
+  t.equal(parseEndpointToken({ endpoint_id: 'e', token: 't', expires_in: 0, expires_at: 'x' }), undefined)
+  t.equal(parseEndpointToken({ endpoint_id: 'e', token: 't', expires_in: 1, expires_at: 2 }), undefined)
+  t.same(parseEndpointToken({ endpoint_id: 'e', token: 't', expires_in: 1, expires_at: 'x', more: 1 }), { endpoint_id: 'e', token: 't', expires_in: 1, expires_at: 'x' })
+  t.equal(parseEndpointList({}), undefined)
+  t.equal(parseEndpointList({ endpoints: ['x'] }), undefined)
+  t.same(parseEndpointList({ endpoints: [] }), [])
+  t.throws(() => createEndpointClient({ url: BASE } as unknown as EndpointClientOptions), TypeError)
+})
+
+t.test('served with the token client: one module offers both', async (t) => {
+  t.equal(served.createEndpointClient, createEndpointClient)
+  t.equal(served.EndpointClientError, EndpointClientError)
+  t.type(served.createTokenClient, 'function')
+})
+
+t.test('the source never touches the console, storage or cookies', async (t) => {
+  const source = await readFile(new URL('../../src/client/endpoint-client.ts', import.meta.url), 'utf8')
+  const code = source.replace(/^\s*(\/\/|\*|\/\*\*).*$/gm, '')
+  for (const word of ['console', 'localStorage', 'sessionStorage', 'indexedDB', 'cookie', 'caches']) {
+    t.notMatch(code, new RegExp(`\\b${word}\\b`), `no ${word}`)
+  }
+})
+
+t.test('with the default environment: real fetch and timers; the page\'s location and pagehide when present', async (t) => {
+  const seen: string[] = []
+  const server = createServer((req, res) => {
+    seen.push(`${req.method as string} ${req.url as string}`)
+    if (req.method === 'DELETE') return res.writeHead(204).end()
+    res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ endpoint_id: 'e-real', token: 'real-token', expires_in: 60, expires_at: new Date().toISOString() }))
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => { server.close() })
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+
+  const plain = createEndpointClient({ url: `${origin}/endpoints/webrtc`, headers: () => ({}) })
+  t.equal((await plain.create()).token, 'real-token', 'Node: no window')
+  await plain.release()
+
+  const g = globalThis as Record<string, unknown>
+  const listeners: string[] = []
+  Object.assign(g, {
+    location: { href: `${origin}/app/page.html` },
+    addEventListener: (type: string) => { listeners.push(`+${type}`) },
+    removeEventListener: (type: string) => { listeners.push(`-${type}`) }
+  })
+  t.teardown(() => { for (const k of ['location', 'addEventListener', 'removeEventListener']) Reflect.deleteProperty(g, k) })
+  const client = createEndpointClient({ url: '/endpoints/webrtc', headers: () => ({}) })
+  t.equal((await client.create()).endpoint_id, 'e-real', 'a relative URL resolves against the page')
+  client.stop()
+  t.same(listeners, ['+pagehide', '-pagehide'])
+  t.same(seen, ['POST /endpoints/webrtc', 'DELETE /endpoints/webrtc/e-real', 'POST /endpoints/webrtc'])
+})

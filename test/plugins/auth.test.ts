@@ -1,0 +1,111 @@
+// The auth plugin's order of defence, through the real route: an address out of its
+// failed-authentication budget is refused (429) before any signature check or JWKS fetch; a JWKS
+// that fails is asked again at most once per cool-down and warned about once, however many
+// requests arrive; API-key and JWT callers with the same name are different identities, counted
+// apart and logged with their `authMethod`; SIGHUP's forgetJwts drops every verified JWT.
+import t from 'tap'
+import { JWKS_FAILURE_COOLDOWN_MS } from '../../src/auth/jwt-verifier.js'
+import { build } from '../helpers/build.js'
+import { createTestJwks } from '../helpers/jwks.js'
+
+const ALICE_KEY = 'alice-key-0123456789abcdef0123456789ab'
+
+t.test('an address that used up its budget gets 429 before any JWT work', async (t) => {
+  const idp = await createTestJwks()
+  t.teardown(async () => { await idp.close() })
+  let signatureChecks = 0
+  const remote = idp.fetch
+  const { app } = await build(t, {
+    env: { AUTH_JWKS_URL: idp.jwksUrl.href, AUTH_ISSUER: idp.issuer, AUTH_AUDIENCE: idp.audience, RATE_LIMIT_MAX: '3' },
+    auth: { customFetch: async (...args) => { signatureChecks++; return await remote(...args) } }
+  })
+  const forged = async (i: number): Promise<string> => await idp.sign({ sub: `x${i}` }, { header: { kid: `forged-${i}` } })
+  for (let i = 0; i < 3; i++) {
+    const res = await app.inject({ url: '/token/webrtc', headers: { authorization: `Bearer ${await forged(i)}` } })
+    t.equal(res.statusCode, 401, `failure ${i + 1} of 3`)
+  }
+  const lookups = signatureChecks
+  const refused = await app.inject({ url: '/token/webrtc', headers: { authorization: `Bearer ${await forged(9)}` } })
+  t.equal(refused.statusCode, 429, 'the budget is used up')
+  t.equal(refused.json().code, 'RATE_LIMITED')
+  t.ok(Number(refused.headers['retry-after']) >= 1 && Number(refused.headers['retry-after']) <= 60)
+  t.equal(signatureChecks, lookups, 'no JWKS fetch for the refused request')
+  const elsewhere = await app.inject({ url: '/token/webrtc', headers: { authorization: `Bearer ${await idp.sign({ sub: 'ok' })}` }, remoteAddress: '10.1.2.3' })
+  t.equal(elsewhere.statusCode, 200, 'another address is not locked out')
+})
+
+t.test('an IPv6 client gets one failed-authentication budget for its whole /64', async (t) => {
+  const { app } = await build(t, { env: { RATE_LIMIT_MAX: '2' } })
+  const guess = { 'x-api-key': 'g'.repeat(40) }
+  t.equal((await app.inject({ url: '/token/webrtc', headers: guess, remoteAddress: '2001:db8:1:2::1' })).statusCode, 401)
+  t.equal((await app.inject({ url: '/token/webrtc', headers: guess, remoteAddress: '2001:db8:1:2::ffff' })).statusCode, 401)
+  t.equal((await app.inject({ url: '/token/webrtc', headers: guess, remoteAddress: '2001:db8:1:2:aaaa:bbbb:cccc:dddd' })).statusCode, 429, 'a third address in the same /64 shares the budget')
+  t.equal((await app.inject({ url: '/token/webrtc', headers: guess, remoteAddress: '2001:db8:1:3::1' })).statusCode, 401, 'the next /64 has its own')
+})
+
+t.test('a failing JWKS is asked at most once per cool-down, and warned about once, under 30 concurrent JWTs', async (t) => {
+  const idp = await createTestJwks()
+  t.teardown(async () => { await idp.close() })
+  let now = Date.now()
+  idp.setAvailable(false)
+  const { app, logs } = await build(t, {
+    env: { AUTH_JWKS_URL: idp.jwksUrl.href, AUTH_ISSUER: idp.issuer, AUTH_AUDIENCE: idp.audience, LOG_LEVEL: 'info', RATE_LIMIT_MAX: '1000' },
+    auth: { customFetch: idp.fetch, now: () => now }
+  })
+  const jwts = await Promise.all(Array.from({ length: 30 }, async (_, i) => await idp.sign({ sub: `user-${i}` })))
+  const first = await Promise.all(jwts.map(async (jwt) => await app.inject({ url: '/token/webrtc', headers: { authorization: `Bearer ${jwt}` } })))
+  t.same([...new Set(first.map((r) => r.statusCode))], [401])
+  t.equal(idp.fetchCount, 1, '30 concurrent requests: one JWKS fetch')
+  const second = await Promise.all(jwts.map(async (jwt) => await app.inject({ url: '/token/webrtc', headers: { authorization: `Bearer ${jwt}` } })))
+  t.same([...new Set(second.map((r) => r.statusCode))], [401])
+  t.equal(idp.fetchCount, 1, 'inside the cool-down: no fetch at all')
+  const warnings = logs.map((l) => JSON.parse(l) as { level: number, msg: string }).filter((l) => l.level === 40 && l.msg.includes('JWKS'))
+  t.same(warnings.map((l) => l.msg), ['cannot verify JWTs: JWKS unavailable'], 'one warning for 60 refused requests')
+  const reasons = logs.map((l) => JSON.parse(l) as { authFailure?: string }).filter((l) => l.authFailure !== undefined)
+  t.ok(reasons.length === 60 && reasons.every((l) => l.authFailure === 'jwks_unavailable'), 'each request line says why')
+
+  idp.setAvailable(true)
+  now += JWKS_FAILURE_COOLDOWN_MS
+  const healed = await app.inject({ url: '/token/webrtc', headers: { authorization: `Bearer ${jwts[0] as string}` } })
+  t.equal(healed.statusCode, 200, 'asked again after the cool-down')
+  t.equal(idp.fetchCount, 2)
+})
+
+t.test('an API key named alice and a JWT for sub alice are two identities', async (t) => {
+  const idp = await createTestJwks()
+  t.teardown(async () => { await idp.close() })
+  const { app, logs } = await build(t, {
+    env: { AUTH_JWKS_URL: idp.jwksUrl.href, AUTH_ISSUER: idp.issuer, AUTH_AUDIENCE: idp.audience, API_KEYS: `alice:${ALICE_KEY}`, RATE_LIMIT_MAX: '2', LOG_LEVEL: 'info' },
+    auth: { customFetch: idp.fetch }
+  })
+  const key = { 'x-api-key': ALICE_KEY }
+  const jwt = { authorization: `Bearer ${await idp.sign({ sub: 'alice' })}` }
+  t.equal((await app.inject({ url: '/token/webrtc', headers: key })).statusCode, 200)
+  t.equal((await app.inject({ url: '/token/webrtc', headers: key })).statusCode, 200)
+  t.equal((await app.inject({ url: '/token/webrtc', headers: key })).statusCode, 429, 'the key is out of budget')
+  t.equal((await app.inject({ url: '/token/webrtc', headers: jwt })).statusCode, 200, 'the JWT caller named alice has a budget of its own')
+  const served = logs.map((l) => JSON.parse(l) as { msg: string, status?: number, caller?: string, authMethod?: string })
+    .filter((l) => l.msg === 'request completed' && l.status === 200)
+  t.same(served.map((l) => [l.caller, l.authMethod]), [['alice', 'api_key'], ['alice', 'api_key'], ['alice', 'jwt']], 'the log line says which')
+})
+
+t.test('forgetJwts (SIGHUP) drops the verified-JWT cache and the fetched JWKS', async (t) => {
+  const idp = await createTestJwks()
+  t.teardown(async () => { await idp.close() })
+  const { app } = await build(t, {
+    env: { AUTH_JWKS_URL: idp.jwksUrl.href, AUTH_ISSUER: idp.issuer, AUTH_AUDIENCE: idp.audience },
+    auth: { customFetch: idp.fetch }
+  })
+  const jwt = await idp.sign({ sub: 'carol' })
+  const headers = { authorization: `Bearer ${jwt}` }
+  t.equal((await app.inject({ url: '/token/webrtc', headers })).statusCode, 200)
+  const fetches = idp.fetchCount
+  t.equal((await app.inject({ url: '/token/webrtc', headers })).statusCode, 200)
+  t.equal(idp.fetchCount, fetches, 'served from the cache')
+  idp.unpublish(idp.currentKid)
+  t.equal((await app.inject({ url: '/token/webrtc', headers })).statusCode, 200, 'a withdrawn key still verifies while cached')
+  app.forgetJwts()
+  const after = await app.inject({ url: '/token/webrtc', headers })
+  t.equal(after.statusCode, 401, 'after forgetJwts the withdrawn key no longer verifies')
+  t.equal(idp.fetchCount, fetches + 1, 'the JWKS was fetched again')
+})
