@@ -3,7 +3,9 @@
 #   1. compose: Debian's docker-compose (v1.29) validates docker-compose.yml for every profile
 #      (`config -q`), then a policy check asserts the hardening and wiring on the normalised file,
 #      and another one the structure of deploy/k8s.yaml (no API server here for kubectl);
-#   2. image-smoke (../shared/tools/image-smoke): builds the Dockerfile with buildah against a
+#   2. image-smoke (the workplace's shared tool, next to the checkout: ../shared/tools/image-smoke,
+#      or next to the repository a clean clone was made from; IMAGE_SMOKE overrides): builds the
+#      Dockerfile with buildah against a
 #      stand-in node:24-bookworm-slim, inspects it, starts it, runs its HEALTHCHECK;
 #   3. dev smoke: builds the Dockerfile's `emulator` stage and runs it beside the production image
 #      with exactly the compose `dev` profile's environment (ports swapped for free ones), both on
@@ -229,12 +231,20 @@ PY
 
 # --- 2. image-smoke ------------------------------------------------------------------------------
 step "image-smoke"
+# The tool lives beside the checkout; a clone made elsewhere (git clone . /tmp/x) finds it beside
+# the repository it was cloned from.
+origin=$(git -C "$ROOT" remote get-url origin 2>/dev/null || true)
+smoke_tool=
+for candidate in "${IMAGE_SMOKE:-}" "$ROOT/../shared/tools/image-smoke" ${origin:+"$origin/../shared/tools/image-smoke"}; do
+  if [[ -n $candidate && -x $candidate ]]; then smoke_tool=$candidate; break; fi
+done
+[[ -n $smoke_tool ]] || die "image-smoke not found next to the checkout (../shared/tools/image-smoke); set IMAGE_SMOKE to its path"
 smoke_port=$(free_port)
 api_key=$(node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))")
 set +e
-../shared/tools/image-smoke --tag "$TAG" --keep \
+(cd "$ROOT" && "$smoke_tool" --tag "$TAG" --keep \
   -e "API_KEYS=smoke:$api_key" -e GLOBAL_WEBRTC_CLIENT_ID=smoke-id -e GLOBAL_WEBRTC_CLIENT_SECRET=smoke-secret \
-  -e "PORT=$smoke_port" -e HOST=127.0.0.1 2>&1 | tee "$TMP/image-smoke.log"
+  -e "PORT=$smoke_port" -e HOST=127.0.0.1) 2>&1 | tee "$TMP/image-smoke.log"
 rc=${PIPESTATUS[0]}
 set -e
 [[ $rc -eq 0 ]] || die "image-smoke exited $rc"

@@ -125,6 +125,41 @@ t.test('an invalid new file changes nothing, is reported once, and is stale unti
   }
 })
 
+t.test('each file-read variable refuses a bad new value and keeps the old one', async (t) => {
+  const files = {
+    BANDWIDTH_CLIENT_ID: 'bw-id',
+    BANDWIDTH_CLIENT_SECRET: SECRET_1,
+    GLOBAL_WEBRTC_CLIENT_ID: 'gl-id',
+    GLOBAL_WEBRTC_CLIENT_SECRET: 'gl-secret-0123456789',
+    API_KEYS: `alice:${KEY_A}`,
+    REDIS_URL: 'redis://:pw@127.0.0.1:6379'
+  }
+  const bad: Record<keyof typeof files, string> = {
+    BANDWIDTH_CLIENT_ID: 'id:with-a-colon',
+    BANDWIDTH_CLIENT_SECRET: '',
+    GLOBAL_WEBRTC_CLIENT_ID: 'a\u0002b',
+    GLOBAL_WEBRTC_CLIENT_SECRET: '\n\n',
+    API_KEYS: 'alice',
+    REDIS_URL: 'http://not-redis:6379'
+  }
+  for (const name of Object.keys(files) as Array<keyof typeof files>) {
+    const dir = t.testdir(files)
+    const env: Record<string, string> = { DEFAULT_UPSTREAM: 'global' }
+    for (const key of Object.keys(files)) env[`${key}_FILE`] = join(dir, key)
+    const clock = new FakeClock()
+    const reloader = new ConfigReloader({ env, initial: loadConfig(env), clock, settleMs: 10 })
+    const before = reloader.config
+    writeFileSync(join(dir, name), bad[name])
+    const result = reloader.check()
+    await clock.advanceAsync(10)
+    const outcome = await result
+    t.equal(outcome.outcome, 'rejected', name)
+    t.same(reloader.stale, [`${name}_FILE`], `${name}: stale`)
+    t.equal(reloader.config, before, `${name}: the previous values stay in force`)
+    if (outcome.outcome === 'rejected') t.ok(outcome.problems.every((p) => p.startsWith(name)), `${name}: named (${outcome.problems.join(' | ')})`)
+  }
+})
+
 t.test('polling runs every SECRET_FILES_POLL_SECONDS on the clock, and stops', async (t) => {
   const s = setup(t, { BANDWIDTH_CLIENT_SECRET: SECRET_1, API_KEYS: `alice:${KEY_A}` }, { SECRET_FILES_POLL_SECONDS: '5' })
   s.reloader.start(5)

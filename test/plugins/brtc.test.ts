@@ -58,8 +58,7 @@ t.test('closing the app cuts a sweep in flight short', async (t) => {
   emulator.setFault('brtc', { kind: 'hang', operation: 'list' })
   await clock.advanceAsync(60_000)
   await eventually(() => emulator.brtcRequests().some((r) => r.outcome === 'hang'), 'a sweep waiting on the provider')
-  await app.close()
-  t.pass('closed without waiting for the provider (whose timeout is 60 s on a clock that does not move)')
+  await t.resolves(app.close(), 'closed without waiting for the provider (whose timeout is 60 s on a clock that does not move)')
   t.equal(clock.pendingTimers(), 0, 'no sweep timer left')
 })
 
