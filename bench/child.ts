@@ -7,8 +7,10 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FromChild, RecordedReply, ToChild } from './protocol.js'
 
-const STARTUP_TIMEOUT_MS = 30_000
-const STOP_TIMEOUT_MS = 10_000
+/** Generous: under valgrind a start takes a minute. */
+const STARTUP_TIMEOUT_MS = 180_000
+/** Under valgrind, writing the counts out on exit takes a while. */
+const STOP_TIMEOUT_MS = 60_000
 const STATS_TIMEOUT_MS = 5_000
 
 export interface ChildOptions {
@@ -18,6 +20,10 @@ export interface ChildOptions {
   root?: string
   /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=…']. */
   nodeFlags?: string[]
+  /** A command node runs under, e.g. ['valgrind', '--tool=cachegrind', …] (the instructions mode). */
+  wrapper?: string[]
+  /** Run this JavaScript file with plain node instead of bench/<file> through tsx (the instructions mode's builds). */
+  built?: string
   /** Sent as the `start` message (service only). */
   start?: Extract<ToChild, { type: 'start' }>
 }
@@ -56,7 +62,9 @@ export async function startChild (opts: ChildOptions): Promise<BenchChild> {
   const script = opts.root === undefined ? fileURLToPath(new URL(opts.file, import.meta.url)) : join(opts.root, 'bench', opts.file)
   // stdout (the service's pino log) goes to /dev/null: logging costs its serialisation and one
   // write(2) per line, as with any log collector reading a pipe, minus the collector's own work.
-  const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), '--import', 'tsx', script], {
+  const nodeArgs = [...(opts.nodeFlags ?? []), ...(opts.built === undefined ? ['--import', 'tsx', script] : [opts.built])]
+  const [command, ...args] = [...(opts.wrapper ?? []), process.execPath, ...nodeArgs] as [string, ...string[]]
+  const child = spawn(command, args, {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     // Only what node and tsx need; the service's configuration arrives over IPC.
     env: { PATH: process.env.PATH ?? '' }

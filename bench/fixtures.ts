@@ -64,6 +64,10 @@ export interface StartServiceOptions {
   /** The service counts received requests (the stampede waits for them all). */
   countRequests?: boolean
   nodeFlags?: string[]
+  /** A command node runs under (the instructions mode's valgrind). */
+  wrapper?: string[]
+  /** A built JavaScript file to run instead of bench/service.ts (the instructions mode). */
+  built?: string
   /** Another checkout whose bench/service.ts to run (`--compare`). */
   root?: string
 }
@@ -74,6 +78,8 @@ export async function startService (fixtures: Fixtures, settings: Settings, over
     file: 'service.ts',
     root: opts.root,
     nodeFlags: opts.nodeFlags,
+    wrapper: opts.wrapper,
+    built: opts.built,
     start: { type: 'start', env: serviceEnv(fixtures, settings, overrides), countRequests: opts.countRequests ?? false }
   })
 }
@@ -94,6 +100,6 @@ function naiveEnv ({ emulator, credentials, apiKey }: Fixtures): Record<string, 
 }
 
 /** A naive token server process (bench/naive.ts) holding one token from the emulator. */
-export async function startNaive (fixtures: Fixtures, opts: { nodeFlags?: string[] } = {}): Promise<BenchChild> {
-  return await startChild({ file: 'naive.ts', nodeFlags: opts.nodeFlags, start: { type: 'start', env: naiveEnv(fixtures), countRequests: false } })
+export async function startNaive (fixtures: Fixtures, opts: { nodeFlags?: string[], wrapper?: string[], built?: string } = {}): Promise<BenchChild> {
+  return await startChild({ file: 'naive.ts', nodeFlags: opts.nodeFlags, wrapper: opts.wrapper, built: opts.built, start: { type: 'start', env: naiveEnv(fixtures), countRequests: false } })
 }

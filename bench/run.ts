@@ -17,6 +17,7 @@
 //   npm run bench -- --log-level warn   # the service at another LOG_LEVEL, to price logging
 //   npm run bench -- --profile api-key  # CPU profile of one row's server (any row's name)
 //   npm run bench -- --compare DIR_A --compare DIR_B   # A/B of the services of two checkouts
+//   npm run bench -- --instructions     # instructions per request under valgrind (noise-free)
 //
 // Not part of `npm test`; no unit test asserts a timing. This file is the command line; the
 // modes live next to it: full-run.ts, profile.ts, compare.ts and startup.ts.
@@ -30,6 +31,7 @@ import { createScenarios, type BenchContext } from './scenarios.js'
 import { RESULTS, type Settings } from './settings.js'
 import { ensureBuilt, measureStartup } from './startup.js'
 import { formatStartupWithTargets } from './startup-report.js'
+import { instructions } from './instructions.js'
 
 const argv = process.argv.slice(2)
 const { values: args } = parseArgs({
@@ -43,7 +45,8 @@ const { values: args } = parseArgs({
     compare: { type: 'string', multiple: true },
     'start-reps': { type: 'string' },
     'start-only': { type: 'boolean', default: false },
-    'skip-build': { type: 'boolean', default: false }
+    'skip-build': { type: 'boolean', default: false },
+    instructions: { type: 'boolean', default: false }
   }
 })
 function positive (name: string, value: string | undefined, fallback: number): number {
@@ -71,7 +74,7 @@ async function startOnly (ctx: BenchContext): Promise<void> {
   process.stdout.write(formatStartupWithTargets(result) + '\nwrote bench/results/startup.json\n')
 }
 
-const measuresStart = args.profile === undefined && args.compare === undefined
+const measuresStart = args.profile === undefined && args.compare === undefined && !args.instructions
 // Before any server starts: a build failure ends the run at once, and its CPU overlaps nothing.
 if (measuresStart) ensureBuilt(settings.build)
 
@@ -81,6 +84,7 @@ try {
   if (args.profile !== undefined) await profile(ctx, args.profile)
   else if (args.compare !== undefined) await compare(ctx, args.compare)
   else if (args['start-only']) await startOnly(ctx)
+  else if (args.instructions) await instructions(ctx)
   else await fullRun(ctx)
 } finally {
   await fixtures.emulator.close()

@@ -7,8 +7,8 @@ import { checkScenarios, replayServiceReply, type BenchContext, type ServerKind,
 
 /** One server process of the given kind; `opts` (node flags, another checkout) as for the service. */
 export async function startServer (kind: ServerKind, { settings, fixtures }: BenchContext, opts: StartServiceOptions = {}): Promise<BenchChild> {
-  if (kind === 'bare') return await startChild({ file: 'bare-fastify.ts', nodeFlags: opts.nodeFlags })
-  if (kind === 'naive') return await startNaive(fixtures, { nodeFlags: opts.nodeFlags })
+  if (kind === 'bare') return await startChild({ file: 'bare-fastify.ts', nodeFlags: opts.nodeFlags, wrapper: opts.wrapper, built: opts.built })
+  if (kind === 'naive') return await startNaive(fixtures, { nodeFlags: opts.nodeFlags, wrapper: opts.wrapper, built: opts.built })
   return await startService(fixtures, settings, {}, opts)
 }
 

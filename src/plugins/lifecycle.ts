@@ -14,6 +14,10 @@ import type { Socket } from 'node:net'
 /** How often connections are swept while draining (a connection opened meanwhile, a request now done). */
 const SWEEP_MS = 100
 
+/** On each connection: how many requests it is serving now. A property, not a Map: it runs twice per request. */
+const kServing = Symbol('serving')
+type TrackedSocket = Socket & { [kServing]?: number }
+
 declare module 'fastify' {
   interface FastifyInstance {
     lifecycle: {
@@ -27,29 +31,28 @@ declare module 'fastify' {
 export default fp(async function lifecycle (fastify) {
   const state = { draining: false, drain }
   fastify.decorate('lifecycle', state)
-  /** Open connections, with how many requests each is serving. */
-  const connections = new Map<Socket, number>()
+  /** Open connections. */
+  const connections = new Set<TrackedSocket>()
 
-  fastify.server.on('connection', (socket: Socket) => {
-    connections.set(socket, 0)
+  fastify.server.on('connection', (socket: TrackedSocket) => {
+    socket[kServing] = 0
+    connections.add(socket)
     socket.once('close', () => { connections.delete(socket) })
   })
   fastify.addHook('onRequest', function trackRequest (request, reply, done) {
-    const socket = request.raw.socket
-    const serving = connections.get(socket)
-    if (serving !== undefined) connections.set(socket, serving + 1)
+    const socket: TrackedSocket = request.raw.socket
+    if (socket[kServing] !== undefined) socket[kServing]++
     if (state.draining) reply.header('connection', 'close')
     done()
   })
   fastify.addHook('onResponse', function untrackRequest (request, _reply, done) {
-    const socket = request.raw.socket
-    const serving = connections.get(socket)
-    if (serving !== undefined) connections.set(socket, serving - 1)
+    const socket: TrackedSocket = request.raw.socket
+    if (socket[kServing] !== undefined) socket[kServing]--
     done()
   })
 
   function sweep (): void {
-    for (const [socket, serving] of connections) if (serving === 0) socket.destroy()
+    for (const socket of connections) if (socket[kServing] === 0) socket.destroy()
   }
 
   let sweeper: NodeJS.Timeout | undefined

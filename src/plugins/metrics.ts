@@ -98,16 +98,17 @@ export default fp(async function metrics (fastify) {
   })
 
   // prom-client hashes a labels object on every inc(); the series a request can hit are few and
-  // fixed (an enabled upstream or 'unknown', times an outcome), so each child is looked up once.
-  const tokenRequestSeries = new Map<string, ReturnType<typeof tokenRequests.labels>>()
+  // fixed (an enabled upstream or 'unknown', times a status), so each child is looked up once,
+  // by upstream and then by status code: no string is built per request.
+  const tokenRequestSeries = new Map<string, Map<number, ReturnType<typeof tokenRequests.labels>>>()
 
   fastify.decorate('metrics', {
     registry,
     tokenRequest (upstream, status) {
-      const outcome = tokenRequestOutcome(status)
-      const id = `${upstream}\0${outcome}`
-      let series = tokenRequestSeries.get(id)
-      if (series === undefined) tokenRequestSeries.set(id, series = tokenRequests.labels(upstream, outcome))
+      let byStatus = tokenRequestSeries.get(upstream)
+      if (byStatus === undefined) tokenRequestSeries.set(upstream, byStatus = new Map())
+      let series = byStatus.get(status)
+      if (series === undefined) byStatus.set(status, series = tokenRequests.labels(upstream, tokenRequestOutcome(status)))
       series.inc()
     },
     upstreamFetch (upstream, outcome, durationMs) {

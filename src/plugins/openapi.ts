@@ -41,8 +41,8 @@ export default fp(async function openapi (fastify) {
       },
       components: {
         securitySchemes: {
-          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
-          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A key of API_KEYS' },
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A JWT of the app\'s identity provider (AUTH_JWKS_URL)' }
         }
       }
     }

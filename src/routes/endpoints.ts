@@ -14,7 +14,7 @@ import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { Owner } from '../brtc/owner-tag.js'
 import { unauthorized } from '../lib/errors.js'
-import { errorReplies } from './schemas.js'
+import { CALLER_SECURITY, errorReplies } from './schemas.js'
 import { noStore } from './token.js'
 
 export const ENDPOINTS_ROUTE = '/endpoints/webrtc'
@@ -36,11 +36,6 @@ export function endpointRequestOutcome (status: number): Outcome {
   const known: Record<number, Outcome> = { 401: 'unauthorized', 404: 'not_found', 409: 'limit', 429: 'rate_limited', 502: 'credentials_rejected', 503: 'unavailable' }
   return known[status] ?? (status >= 400 && status < 500 ? 'bad_request' : 'error')
 }
-
-const CallerHeaders = Type.Object({
-  'x-api-key': Type.Optional(Type.String({ description: 'An API key of API_KEYS' })),
-  authorization: Type.Optional(Type.String({ description: 'Bearer <JWT> of the app\'s identity provider' }))
-})
 
 export const CreatedEndpointReply = Type.Object({
   endpoint_id: Type.String({ description: 'The endpoint\'s id, to delete it later' }),
@@ -82,7 +77,7 @@ const endpointRoutes: FastifyPluginAsyncTypebox = async function endpointRoutes 
     schema: {
       summary: 'Create a WebRTC endpoint for the caller, and its token',
       description: 'Per-user endpoint tokens (BRTC). The token is bound to one endpoint that the caller can delete; the account token stays on the server.',
-      headers: CallerHeaders,
+      security: CALLER_SECURITY,
       querystring: Type.Object({}, { additionalProperties: false }),
       body: Type.Optional(Type.Union([Type.Null(), Type.Object({}, { additionalProperties: false })], { description: 'No body, or {}' })),
       response: { 201: CreatedEndpointReply, ...errorReplies(400, 401, 409, 429, 500, 502, 503) }
@@ -103,7 +98,7 @@ const endpointRoutes: FastifyPluginAsyncTypebox = async function endpointRoutes 
   fastify.get(ENDPOINTS_ROUTE, {
     schema: {
       summary: 'The caller\'s own live WebRTC endpoints',
-      headers: CallerHeaders,
+      security: CALLER_SECURITY,
       querystring: Type.Object({}, { additionalProperties: false }),
       response: { 200: EndpointListReply, ...errorReplies(400, 401, 429, 500, 502, 503) }
     },
@@ -118,7 +113,7 @@ const endpointRoutes: FastifyPluginAsyncTypebox = async function endpointRoutes 
     schema: {
       summary: 'Delete one of the caller\'s WebRTC endpoints',
       description: '204 when it was the caller\'s and is now deleted or was already gone; 404 when it does not exist or is someone else\'s (the two look the same).',
-      headers: CallerHeaders,
+      security: CALLER_SECURITY,
       params: Type.Object({ endpointId: Type.String({ pattern: ENDPOINT_ID_PATTERN, description: 'The endpoint_id a create returned' }) }),
       querystring: Type.Object({}, { additionalProperties: false }),
       response: {

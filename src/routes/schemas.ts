@@ -12,3 +12,11 @@ export const ErrorReply = Type.Object({
 
 export const errorReplies = (...statuses: number[]): Record<number, typeof ErrorReply> =>
   Object.fromEntries(statuses.map((s) => [s, ErrorReply]))
+
+/**
+ * The credentials an authenticated route takes, as OpenAPI security requirements (the schemes
+ * are declared in src/plugins/openapi.ts): an `X-API-Key` header or a `Bearer` JWT, either one.
+ * Documented this way rather than as a headers schema, which would be validated on every
+ * request for nothing (a header is always a string; the auth plugin checks what it holds).
+ */
+export const CALLER_SECURITY: Array<Record<string, string[]>> = [{ apiKey: [] }, { bearer: [] }]

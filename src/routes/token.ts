@@ -2,11 +2,17 @@
 // provider access token for the requested (or default) upstream. Replies are never cached.
 // The upstream asked for is resolved once, onto the request, before authentication, so the
 // refusals' log lines and metrics name it too.
+//
+// The hot path: while a token is held, the manager hands every caller the same IssuedToken
+// object until expires_in changes (once a second), so its reply is serialised by the route's
+// schema once per token and second, not once per request, and a held token is sent without a
+// promise.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { IssuedToken } from '../token/types.js'
 import { Type } from 'typebox'
 import { unknownUpstream } from '../lib/errors.js'
-import { errorReplies } from './schemas.js'
+import { CALLER_SECURITY, errorReplies } from './schemas.js'
 
 export const TOKEN_ROUTE = '/token/webrtc'
 
@@ -24,8 +30,33 @@ export function noStore (_request: FastifyRequest, reply: FastifyReply, done: Ho
   done()
 }
 
+/** What a served token's request gets, computed once per IssuedToken. */
+interface Served { body: string, audit: Record<string, string> }
+
 const tokenRoute: FastifyPluginAsyncTypebox = async function tokenRoute (fastify) {
   const { tokens } = fastify
+  const served = new WeakMap<IssuedToken, Served>()
+
+  function send (request: FastifyRequest, reply: FastifyReply, token: IssuedToken): void {
+    let out = served.get(token)
+    if (out === undefined) {
+      out = {
+        // The route's own serializer (its 200 schema): the reply is exactly what it would send.
+        body: String(reply.serialize({
+          access_token: token.accessToken.reveal(),
+          token_type: token.tokenType,
+          expires_in: token.expiresIn,
+          expires_at: token.expiresAt,
+          upstream: token.upstream
+        })),
+        audit: { ...(token.tokenId !== undefined && { tokenId: token.tokenId }), tokenSha256: token.tokenSha256, expiresAt: token.expiresAt }
+      }
+      served.set(token, out)
+    }
+    request.audit = out.audit
+    reply.type('application/json; charset=utf-8').send(out.body)
+  }
+
   fastify.get(TOKEN_ROUTE, {
     schema: {
       summary: 'A short-lived provider access token for the browser',
@@ -33,10 +64,7 @@ const tokenRoute: FastifyPluginAsyncTypebox = async function tokenRoute (fastify
       querystring: Type.Object({
         upstream: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'bandwidth or global; the default upstream when absent' }))
       }, { additionalProperties: false }),
-      headers: Type.Object({
-        'x-api-key': Type.Optional(Type.String({ description: 'An API key of API_KEYS' })),
-        authorization: Type.Optional(Type.String({ description: 'Bearer <JWT> of the app\'s identity provider' }))
-      }),
+      security: CALLER_SECURITY,
       response: { 200: TokenReply, ...errorReplies(400, 401, 429, 500, 502, 503) }
     },
     onRequest: [
@@ -50,18 +78,17 @@ const tokenRoute: FastifyPluginAsyncTypebox = async function tokenRoute (fastify
       fastify.metrics.tokenRequest(request.upstream ?? 'unknown', reply.statusCode)
       done()
     }
-  }, async function issueToken (request) {
+  }, function issueToken (request, reply) {
     const manager = tokens.get(request.upstream ?? '')
     if (manager === undefined) throw unknownUpstream(tokens.enabled)
-    const token = await manager.getToken()
-    request.audit = { ...(token.tokenId !== undefined && { tokenId: token.tokenId }), tokenSha256: token.tokenSha256, expiresAt: token.expiresAt }
-    return {
-      access_token: token.accessToken.reveal(),
-      token_type: token.tokenType,
-      expires_in: token.expiresIn,
-      expires_at: token.expiresAt,
-      upstream: token.upstream
+    const held = manager.peek()
+    // Typed loosely: the body is the 200 schema's serialisation, sent as the string it already is.
+    const raw = reply as unknown as FastifyReply
+    if (held !== undefined) {
+      send(request, raw, held)
+      return
     }
+    return manager.getToken().then((token) => { send(request, raw, token) })
   })
 }
 

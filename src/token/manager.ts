@@ -32,10 +32,14 @@ export interface TokenManagerOptions {
   credentialsHint?: string
 }
 
-/** The token held, with its audit digest computed once. */
+/** The token held, with what every caller is handed computed once per token (or per second). */
 interface Held {
   token: UpstreamToken
   tokenSha256: string
+  /** The instant the caller must stop using it (expiry minus margin), ISO 8601 UTC. */
+  stopAt: string
+  /** The last IssuedToken handed out: the same object until expires_in changes, once a second. */
+  issued: IssuedToken | undefined
 }
 
 export class TokenManager extends EventEmitter<{ updated: [UpstreamToken] }> {
@@ -63,9 +67,6 @@ export class TokenManager extends EventEmitter<{ updated: [UpstreamToken] }> {
   /** Monotonic ms from which the held token should be replaced in the background. */
   #refreshDueAt = Infinity
   #timer: TimerHandle | undefined
-  /** The last expires_at formatted, and its instant (epoch ms): see #issue. */
-  #expiresAtMs = NaN
-  #expiresAt = ''
 
   constructor (opts: TokenManagerOptions) {
     super()
@@ -89,13 +90,9 @@ export class TokenManager extends EventEmitter<{ updated: [UpstreamToken] }> {
    * Rejects with a 503 or 502 AppError.
    */
   async getToken (): Promise<IssuedToken> {
+    const held = this.peek()
+    if (held !== undefined) return held
     const now = this.#clock.monotonic()
-    const held = this.#servable(now)
-    if (held !== undefined) {
-      // Timers can be late: a caller past the refresh point starts the refresh itself.
-      if (now >= this.#refreshDueAt) this.#background()
-      return this.#issue(held, now)
-    }
     if (this.#closed) throw this.#closedError()
     if (now < this.#backoffUntil) throw this.#rememberedFailure(now)
     try {
@@ -110,6 +107,19 @@ export class TokenManager extends EventEmitter<{ updated: [UpstreamToken] }> {
     if (fresh !== undefined) return this.#issue(fresh, after)
     // Only a stalled event loop gets here: the token arrived too late to be of use.
     throw upstreamUnavailable(this.id, 'timeout', 1000)
+  }
+
+  /**
+   * The token to hand out now, without waiting: the one held while it is servable (the hot path:
+   * no promise, and the same object for every caller within a second), else undefined.
+   */
+  peek (): IssuedToken | undefined {
+    const now = this.#clock.monotonic()
+    const held = this.#servable(now)
+    if (held === undefined) return undefined
+    // Timers can be late: a caller past the refresh point starts the refresh itself.
+    if (now >= this.#refreshDueAt) this.#background()
+    return this.#issue(held, now)
   }
 
   /** Non-secret status for /readyz and metrics. */
@@ -175,7 +185,9 @@ export class TokenManager extends EventEmitter<{ updated: [UpstreamToken] }> {
     this.#backoffUntil = -Infinity
     this.#scheduleRefresh(token)
     if (token !== this.#held?.token) {
-      this.#held = { token, tokenSha256: fingerprint(token.accessToken) }
+      // The stop instant on the wall clock, from the monotonic expiry, read once per token.
+      const stopAtMs = this.#clock.wall() + token.expiresAtMonotonic - this.#marginMs - this.#clock.monotonic()
+      this.#held = { token, tokenSha256: fingerprint(token.accessToken), stopAt: new Date(stopAtMs).toISOString(), issued: undefined }
       this.#log.info({
         upstream: this.id,
         expiresIn: token.expiresInSeconds,
@@ -281,25 +293,20 @@ export class TokenManager extends EventEmitter<{ updated: [UpstreamToken] }> {
     return Math.floor((token.expiresAtMonotonic - this.#marginMs - now) / 1000)
   }
 
+  /** expires_in: whole seconds left before the stop instant (rounded down); expires_at: that instant. */
   #issue (held: Held, now: number): IssuedToken {
-    const { token } = held
-    const expiresIn = this.#secondsLeft(token, now)
-    // From the whole seconds reported, so expires_at is exactly now + expires_in (never later).
-    const expiresAtMs = this.#clock.wall() + expiresIn * 1000
-    // Under load many requests share one millisecond: format each instant once.
-    if (expiresAtMs !== this.#expiresAtMs) {
-      this.#expiresAtMs = expiresAtMs
-      this.#expiresAt = new Date(expiresAtMs).toISOString()
-    }
-    return {
-      accessToken: token.accessToken,
+    const expiresIn = this.#secondsLeft(held.token, now)
+    if (held.issued?.expiresIn === expiresIn) return held.issued
+    held.issued = Object.freeze({
+      accessToken: held.token.accessToken,
       tokenType: 'Bearer',
       expiresIn,
-      expiresAt: this.#expiresAt,
+      expiresAt: held.stopAt,
       upstream: this.id,
-      tokenId: token.tokenId,
+      tokenId: held.token.tokenId,
       tokenSha256: held.tokenSha256
-    }
+    })
+    return held.issued
   }
 }
 

@@ -33,9 +33,9 @@ export interface TokenSource {
 export interface IssuedToken {
   accessToken: Secret
   tokenType: 'Bearer'
-  /** Whole seconds until the caller must stop using it (expiry minus margin, from now); ≥ 1. */
+  /** Whole seconds until the caller must stop using it (expiry minus margin, from now, rounded down); ≥ 1. */
   expiresIn: number
-  /** That instant, ISO 8601 UTC. */
+  /** The instant the caller must stop using it, ISO 8601 UTC: the same for every caller of one token. */
   expiresAt: string
   upstream: string
   /** The provider's `access_token_id`, when it gave one. */

@@ -3,7 +3,7 @@
 import t from 'tap'
 import { build } from '../helpers/build.js'
 
-interface Operation { responses: Record<string, unknown>, parameters?: Array<{ name: string, in: string }> }
+interface Operation { responses: Record<string, unknown>, parameters?: Array<{ name: string, in: string }>, security?: unknown[] }
 interface Doc { openapi: string, info: { title: string, version: string }, paths: Record<string, Record<string, Operation>> }
 
 t.test('lists every public route and status, generated from the schemas', async (t) => {
@@ -24,7 +24,11 @@ t.test('lists every public route and status, generated from the schemas', async 
   t.same(statuses('/client/token-client.js'), ['200', '304', '404'])
   t.same(statuses('/openapi.json'), ['200'])
   const params = doc.paths['/token/webrtc']?.get?.parameters?.map((p) => `${p.in}:${p.name}`).sort()
-  t.same(params, ['header:authorization', 'header:x-api-key', 'query:upstream'], 'credentials only in headers')
+  t.same(params, ['query:upstream'], 'no credential among the parameters')
+  t.same(doc.paths['/token/webrtc']?.get?.security, [{ apiKey: [] }, { bearer: [] }], 'an API key or a bearer JWT, either one')
+  const schemes = (doc as unknown as { components: { securitySchemes: Record<string, { type: string, in?: string, name?: string, scheme?: string }> } }).components.securitySchemes
+  t.match(schemes, { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' }, bearer: { type: 'http', scheme: 'bearer' } }, 'both in headers')
+  t.same(doc.paths['/healthz']?.get?.security, undefined, 'probes need none')
   t.notOk(Object.keys(doc.paths).some((p) => p.startsWith('/__')), 'nothing that is not public')
 })
 
