@@ -60,7 +60,7 @@ t.test('SIGTERM drains: in-flight requests finish, exit 0 within 10 s', async (t
   // 4 s upstream timeout: that is the request SIGTERM must let finish.
   emulator.setFault('bandwidth', { kind: 'hang' })
   const key = 'k'.repeat(40)
-  const child = start({
+  const { child, base, output } = await listening({
     HOST: '127.0.0.1',
     PORT: '0',
     GLOBAL_WEBRTC_CLIENT_ID: 'gid',
@@ -73,16 +73,6 @@ t.test('SIGTERM drains: in-flight requests finish, exit 0 within 10 s', async (t
     API_KEYS: `ops:${key}`,
     UPSTREAM_TIMEOUT_MS: '4000'
   })
-  let stdout = ''
-  child.stderr.resume()
-  const base = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString()
-      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout)
-      if (m !== null) resolve(m[1] as string)
-    })
-    child.once('exit', (code) => { reject(new Error(`server exited with ${String(code)}: ${stdout}`)) })
-  })
   t.equal((await fetch(`${base}/readyz`)).status, 200)
   t.equal((await fetch(`${base}/token/webrtc`, { headers: { 'x-api-key': key } })).status, 200)
 
@@ -93,12 +83,12 @@ t.test('SIGTERM drains: in-flight requests finish, exit 0 within 10 s', async (t
   child.kill('SIGTERM')
   const [code] = await once(child, 'exit') as [number | null]
   t.equal(code, 0, 'exit 0')
-  t.match(stdout, /"msg":"shutting down"/, 'the buffered log lines were written before the exit')
+  t.match(output(), /"msg":"shutting down"/, 'the buffered log lines were written before the exit')
   const status = await inflight
   t.ok(status === 503 || status === 200, `the in-flight request got an HTTP answer (${String(status)}), not a reset`)
   await t.rejects(fetch(`${base}/readyz`), 'the listener is closed afterwards')
-  t.notMatch(stdout, key)
-  t.notMatch(stdout, 'gsecret-0123456789')
+  t.notMatch(output(), key)
+  t.notMatch(output(), 'gsecret-0123456789')
 })
 
 /** Starts the server and resolves once it listens, with its base URL and everything it printed so far. */

@@ -30,6 +30,9 @@ export function addressKey (request: FastifyRequest): string {
   return `address:${normalizeIP(request.ip, 64)}`
 }
 
+const kIdentity = Symbol('rate-limit identity')
+type IdentityCarrier = FastifyRequest & { [kIdentity]?: string }
+
 export default fp(async function rateLimitPlugin (fastify) {
   const { max, windowMs } = fastify.config.rateLimit
   const { redis } = fastify
@@ -39,14 +42,14 @@ export default fp(async function rateLimitPlugin (fastify) {
     // The store falls back to local counters by itself; should it still fail, let the request through.
     ...(store !== undefined && { store, skipOnError: true })
   })
-  // createRateLimit takes the key from the request alone, so the identity being counted rides along here.
-  const identities = new WeakMap<FastifyRequest, string>()
-  const byCaller = fastify.createRateLimit({ max, timeWindow: windowMs, keyGenerator: (request) => identities.get(request) ?? 'none' })
+  // createRateLimit takes the key from the request alone, so the identity being counted rides along
+  // on it, as a property (a WeakMap entry per request would cost the garbage collector more).
+  const byCaller = fastify.createRateLimit({ max, timeWindow: windowMs, keyGenerator: (request) => (request as IdentityCarrier)[kIdentity] ?? 'none' })
   const byAddress = fastify.createRateLimit({ max, timeWindow: windowMs, keyGenerator: addressKey })
 
   fastify.decorate('limits', {
     async caller (request, identity) {
-      identities.set(request, identity)
+      (request as IdentityCarrier)[kIdentity] = identity
       const result = await byCaller(request)
       return !result.isAllowed && result.isExceeded ? rateLimited(result.ttl, max) : undefined
     },

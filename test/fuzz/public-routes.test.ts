@@ -176,8 +176,21 @@ t.test(`fuzzing the public routes (${RUNS} cases)`, async (t) => {
     })
   // A guard, not a timing assertion: on a starved machine the run stops early instead of hitting
   // tap's timeout, and says so; the cases that did run still had to pass.
+  // Each refusal and status the checks below expect, and one authentic caller, run first every time: random
+  // cases reach them too, but not in every run of a few hundred.
+  const forged = `${header}.${b64({ sub: 'admin', iss: idp.issuer, aud: idp.audience, exp: now + 300 })}.${validJwt.split('.')[2] ?? ''}`
+  const examples: Array<{ 'x-api-key'?: string, authorization?: string }> = [
+    { 'x-api-key': API_KEY }, {}, { 'x-api-key': `${API_KEY}x` }, { 'x-api-key': API_KEY, authorization: `Bearer ${validJwt}` },
+    { authorization: `Basic ${validJwt}` }, { authorization: 'Bearer not-a-jwt' }, { authorization: `Bearer ${forged}` }
+  ]
   await fc.assert(property, {
     numRuns: RUNS,
+    examples: [
+      ...examples.map((creds) => ({ path: '/token/webrtc', query: '', creds })),
+      { path: '/token/webrtc', query: '?upstream=unknown', creds: { 'x-api-key': API_KEY } },
+      { path: '/nowhere', query: '', creds: {} }
+    ].map(({ path, query, creds }) => ['GET', path, query, creds, {}, undefined, undefined,
+      { origin: undefined, forwarded: undefined, requestId: undefined, remoteAddress: '192.0.2.7' }]),
     ...(SEED === undefined ? {} : { seed: SEED }),
     endOnFailure: true,
     interruptAfterTimeLimit: 60_000,
