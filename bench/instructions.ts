@@ -1,7 +1,7 @@
 // Instructions mode (`--instructions`): what each row's server executes per request, counted by
 // valgrind (cachegrind) rather than timed. Instruction counts do not depend on what else the
 // machine is doing, so this prices the service's own work exactly, where CPU time per request
-// share. Every server is first bundled (esbuild, dependencies left in node_modules) and run with
+// moves with the load and the CPU steal of a shared machine. Every server is first bundled (esbuild, dependencies left in node_modules) and run with
 // plain node, as production runs the service, so no TypeScript loader is counted and the rows
 // compare alike. Each server runs twice under cachegrind (all its threads counted), serving N1 and then
 // N2 requests after the same warm-up; (I2 − I1) / (N2 − N1) is its count per request, with the

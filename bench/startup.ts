@@ -1,11 +1,12 @@
 // Start and idle cost, side by side in one run: bare Fastify (bench/bare-healthz.mjs under plain
-// node, no TypeScript loader) and the built service as production runs it (node
-// dist/bundle/server.js, what `npm start` and the image run; beside it, for information, the
-// unbundled tsc output dist/server.js, which shows what the bundle buys), one upstream pointed at the emulator, one API key, nothing else in its environment). For
-// each: the time from spawning the process to its first 200 from GET /healthz, and its
-// resident memory (VmRSS from /proc) after a few idle seconds. Several repetitions, the
-// variants alternating; medians against the targets. One extra, untimed start of each counts
-// the ES and CommonJS modules it loaded (bench/module-count.mjs).
+// node, no TypeScript loader) and the built service as production runs it: node
+// dist/bundle/server.js, what `npm start` and the image run, with one upstream pointed at the
+// emulator, one API key and nothing else in its environment. Beside it, for information, the
+// unbundled tsc output dist/server.js shows what the bundle buys. For each: the time from
+// spawning the process to its first 200 from GET /healthz, and its resident memory (VmRSS from
+// /proc) after a few idle seconds. Several repetitions, the variants alternating; medians
+// against the targets. One extra, untimed start of each counts the ES and CommonJS modules it
+// loaded (bench/module-count.mjs).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'

@@ -6,7 +6,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
-import { createUpstreamEmulator } from '../emulator/upstream-emulator.js'
+import type { UpstreamEmulator } from '../emulator/upstream-emulator.js'
+import { CREDS, startEmulator } from './helpers/emulator.js'
 import { childEnv } from './helpers/child-env.js'
 
 function start (env: Record<string, string>): ChildProcessWithoutNullStreams {
@@ -14,6 +15,24 @@ function start (env: Record<string, string>): ChildProcessWithoutNullStreams {
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
   child.once('exit', () => { clearTimeout(timer) })
   return child
+}
+
+/** A service on a free loopback port whose `global` (and `bandwidth`, when asked) upstream is the emulator. */
+function serviceEnv (emulator: UpstreamEmulator, env: Record<string, string>, withBandwidth = false): Record<string, string> {
+  return {
+    HOST: '127.0.0.1',
+    PORT: '0',
+    GLOBAL_WEBRTC_CLIENT_ID: CREDS.global.clientId,
+    GLOBAL_WEBRTC_CLIENT_SECRET: CREDS.global.clientSecret,
+    GLOBAL_WEBRTC_TOKEN_URL: emulator.tokenUrl('global'),
+    ...(withBandwidth && {
+      BANDWIDTH_CLIENT_ID: CREDS.bandwidth.clientId,
+      BANDWIDTH_CLIENT_SECRET: CREDS.bandwidth.clientSecret,
+      BANDWIDTH_TOKEN_URL: emulator.tokenUrl('bandwidth'),
+      DEFAULT_UPSTREAM: 'global'
+    }),
+    ...env
+  }
 }
 
 async function run (env: Record<string, string>): Promise<{ code: number | null, stderr: string, stdout: string }> {
@@ -48,31 +67,12 @@ t.test('misconfiguration fails fast, naming each variable and never its value', 
 })
 
 t.test('SIGTERM drains: in-flight requests finish, exit 0 within 10 s', async (t) => {
-  const emulator = createUpstreamEmulator({
-    tenants: {
-      global: { clientId: 'gid', clientSecret: 'gsecret-0123456789' },
-      bandwidth: { clientId: 'bid', clientSecret: 'bsecret-0123456789' }
-    }
-  })
-  await emulator.listen({ host: '127.0.0.1', port: 0 })
-  t.teardown(async () => { await emulator.close() })
+  const emulator = await startEmulator(t)
   // bandwidth's provider hangs, so a bandwidth token request stays in flight until the
   // 4 s upstream timeout: that is the request SIGTERM must let finish.
   emulator.setFault('bandwidth', { kind: 'hang' })
   const key = 'k'.repeat(40)
-  const { child, base, output } = await listening({
-    HOST: '127.0.0.1',
-    PORT: '0',
-    GLOBAL_WEBRTC_CLIENT_ID: 'gid',
-    GLOBAL_WEBRTC_CLIENT_SECRET: 'gsecret-0123456789',
-    GLOBAL_WEBRTC_TOKEN_URL: emulator.tokenUrl('global'),
-    BANDWIDTH_CLIENT_ID: 'bid',
-    BANDWIDTH_CLIENT_SECRET: 'bsecret-0123456789',
-    BANDWIDTH_TOKEN_URL: emulator.tokenUrl('bandwidth'),
-    DEFAULT_UPSTREAM: 'global',
-    API_KEYS: `ops:${key}`,
-    UPSTREAM_TIMEOUT_MS: '4000'
-  })
+  const { child, base, output } = await listening(serviceEnv(emulator, { API_KEYS: `ops:${key}`, UPSTREAM_TIMEOUT_MS: '4000' }, true))
   t.equal((await fetch(`${base}/readyz`)).status, 200)
   t.equal((await fetch(`${base}/token/webrtc`, { headers: { 'x-api-key': key } })).status, 200)
 
@@ -88,7 +88,8 @@ t.test('SIGTERM drains: in-flight requests finish, exit 0 within 10 s', async (t
   t.ok(status === 503 || status === 200, `the in-flight request got an HTTP answer (${String(status)}), not a reset`)
   await t.rejects(fetch(`${base}/readyz`), 'the listener is closed afterwards')
   t.notMatch(output(), key)
-  t.notMatch(output(), 'gsecret-0123456789')
+  t.notMatch(output(), CREDS.global.clientSecret)
+  t.notMatch(output(), CREDS.bandwidth.clientSecret)
 })
 
 /** Starts the server and resolves once it listens, with its base URL and everything it printed so far. */
@@ -118,27 +119,12 @@ async function openSocket (base: string, bytes: string): Promise<Socket> {
 }
 
 t.test('SIGTERM with an idle connection, a half-sent request and a hung provider: exit 0, the caller gets its 503', async (t) => {
-  const emulator = createUpstreamEmulator({
-    tenants: {
-      global: { clientId: 'gid', clientSecret: 'gsecret-0123456789' },
-      bandwidth: { clientId: 'bid', clientSecret: 'bsecret-0123456789' }
-    }
-  })
-  await emulator.listen({ host: '127.0.0.1', port: 0 })
-  t.teardown(async () => { await emulator.close() })
+  const emulator = await startEmulator(t)
   const key = 'k'.repeat(40)
   // The provider never answers, and the upstream timeout is far beyond the shutdown budget:
   // only aborting the wait at shutdown can answer the caller in time.
   emulator.setFault('global', { kind: 'hang' })
-  const { child, base } = await listening({
-    HOST: '127.0.0.1',
-    PORT: '0',
-    GLOBAL_WEBRTC_CLIENT_ID: 'gid',
-    GLOBAL_WEBRTC_CLIENT_SECRET: 'gsecret-0123456789',
-    GLOBAL_WEBRTC_TOKEN_URL: emulator.tokenUrl('global'),
-    API_KEYS: `ops:${key}`,
-    UPSTREAM_TIMEOUT_MS: '60000'
-  })
+  const { child, base } = await listening(serviceEnv(emulator, { API_KEYS: `ops:${key}`, UPSTREAM_TIMEOUT_MS: '60000' }))
   const idle = await openSocket(base, '')
   const halfSent = await openSocket(base, 'GET /token/webrtc HTTP/1.1\r\nHost: x\r\nX-API-Key: ')
   const inflight = fetch(`${base}/token/webrtc`, { headers: { 'x-api-key': key } })
@@ -160,24 +146,14 @@ t.test('SIGTERM with an idle connection, a half-sent request and a hung provider
 })
 
 t.test('METRICS_PORT: /metrics on that port only; the API port answers it 404', async (t) => {
-  const emulator = createUpstreamEmulator({ tenants: { global: { clientId: 'gid', clientSecret: 'gsecret-0123456789' } } })
-  await emulator.listen({ host: '127.0.0.1', port: 0 })
-  t.teardown(async () => { await emulator.close() })
+  const emulator = await startEmulator(t)
   const metricsPort = await new Promise<number>((resolve) => {
     const server = createServer().listen(0, '127.0.0.1', () => {
       const { port } = server.address() as AddressInfo
       server.close(() => { resolve(port) })
     })
   })
-  const { child, base } = await listening({
-    HOST: '127.0.0.1',
-    PORT: '0',
-    METRICS_PORT: String(metricsPort),
-    GLOBAL_WEBRTC_CLIENT_ID: 'gid',
-    GLOBAL_WEBRTC_CLIENT_SECRET: 'gsecret-0123456789',
-    GLOBAL_WEBRTC_TOKEN_URL: emulator.tokenUrl('global'),
-    API_KEYS: `ops:${'k'.repeat(40)}`
-  })
+  const { child, base } = await listening(serviceEnv(emulator, { METRICS_PORT: String(metricsPort), API_KEYS: `ops:${'k'.repeat(40)}` }))
   t.teardown(() => { child.kill('SIGKILL') })
   const onApi = await fetch(`${base}/metrics`)
   t.equal(onApi.status, 404)
@@ -195,20 +171,13 @@ t.test('METRICS_PORT: /metrics on that port only; the API port answers it 404', 
 })
 
 t.test('SIGHUP re-reads the *_FILE files at once and keeps serving', async (t) => {
-  const emulator = createUpstreamEmulator({ tenants: { global: { clientId: 'gid', clientSecret: 'gsecret-0123456789' } } })
-  await emulator.listen({ host: '127.0.0.1', port: 0 })
-  t.teardown(async () => { await emulator.close() })
+  const emulator = await startEmulator(t)
   const dir = t.testdir({ keys: `ops:${'1'.repeat(40)}\n` })
-  const { child, base } = await listening({
-    HOST: '127.0.0.1',
-    PORT: '0',
-    GLOBAL_WEBRTC_CLIENT_ID: 'gid',
-    GLOBAL_WEBRTC_CLIENT_SECRET: 'gsecret-0123456789',
-    GLOBAL_WEBRTC_TOKEN_URL: emulator.tokenUrl('global'),
+  const { child, base } = await listening(serviceEnv(emulator, {
     API_KEYS_FILE: `${dir}/keys`,
     // Far beyond the test: only SIGHUP can make the change visible.
     SECRET_FILES_POLL_SECONDS: '86400'
-  })
+  }))
   t.teardown(() => { child.kill('SIGKILL') })
   const status = async (key: string): Promise<number> => (await fetch(`${base}/token/webrtc`, { headers: { 'x-api-key': key } })).status
   t.equal(await status('1'.repeat(40)), 200)

@@ -82,10 +82,12 @@ export class RedisConnection implements RedisLink {
       connectTimeout: timings.connectTimeoutMs,
       commandTimeout: timings.commandTimeoutMs,
       // Drops a connection to a Redis that stopped answering, so users fall back locally at once
-      // instead of each waiting out a command timeout. (ioredis 5.11 leaves this timer running
-      // after a crash with a command in flight; it may then drop the next, healthy connection once:
-      // one extra reconnect, logged, and harmless.)
+      // instead of each waiting out a command timeout. (ioredis ≥ 6 ties this timer to its own
+      // socket; 5.x let a crash's timer drop the next, healthy connection.)
       socketTimeout: timings.socketTimeoutMs,
+      // RESP2, as the Lua scripts' replies are read (RESP3 turns a Lua `true` into a boolean), and
+      // no HELLO command, which a Redis ACL for this service need not allow.
+      protocol: 2,
       // Fail commands at once while disconnected instead of queueing them for later.
       enableOfflineQueue: false,
       // 0: commands in flight when the connection drops fail immediately, not after reconnecting.

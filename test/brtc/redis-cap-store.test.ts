@@ -50,7 +50,7 @@ t.test('confirmed on one replica: counted, held and released on another; keys ex
   t.ok(await b!.caps.holds([TAG], 'e-0001'), 'held, seen from another replica')
   t.notOk(await b!.caps.holds(['wts1.someone-else'], 'e-0001'))
   const redis = server.client()
-  t.same(await redis.zrange(capKey(TAG), 0, -1, 'WITHSCORES'), ['e-0001', String(clock.wall() + HOUR)], 'the reservation became the endpoint, scored by its expiry')
+  t.same(await redis.zrange(capKey(TAG), '0', '-1', 'WITHSCORES'), ['e-0001', String(clock.wall() + HOUR)], 'the reservation became the endpoint, scored by its expiry')
   const ttl = await redis.pttl(capKey(TAG))
   t.ok(ttl > HOUR && ttl <= HOUR + 60_000, `the set expires a minute after its last member (${ttl} ms)`)
   t.same(await redis.keys('*'), [`${CAP_KEY_PREFIX}${TAG}`], 'one key: the prefix and the tag')
