@@ -60,8 +60,8 @@ function nextMessage<T extends FromChild['type']> (child: ChildProcess, types: T
 
 export async function startChild (opts: ChildOptions): Promise<BenchChild> {
   const script = opts.root === undefined ? fileURLToPath(new URL(opts.file, import.meta.url)) : join(opts.root, 'bench', opts.file)
-  // stdout (the service's pino log) goes to /dev/null: logging costs its serialisation and one
-  // write(2) per line, as with any log collector reading a pipe, minus the collector's own work.
+  // stdout (the service's pino log) goes to /dev/null: logging costs its serialisation and the
+  // batched write(2)s of its asynchronous destination, minus any log collector's own work.
   const nodeArgs = [...(opts.nodeFlags ?? []), ...(opts.built === undefined ? ['--import', 'tsx', script] : [opts.built])]
   const [command, ...args] = [...(opts.wrapper ?? []), process.execPath, ...nodeArgs] as [string, ...string[]]
   const child = spawn(command, args, {
