@@ -11,8 +11,7 @@
 // carry statuses and codes, never a response body). Only endpoint ids are held. No retries of
 // its own: creating is the app's decision; errors say when a retry may succeed (`retryAfterMs`).
 // Bundled into the served /client/token-client.js module (re-exported by token-client.ts).
-import { parseRetryAfter } from '../lib/retry-after.js'
-import { serviceCodeOf } from './service-reply.js'
+import { lostProblem, problemOf, send, type ServiceProblem } from './service-reply.js'
 
 /** A created endpoint as POST /endpoints/webrtc returns it. Frozen. */
 export interface EndpointToken {
@@ -198,20 +197,9 @@ export function createEndpointClient (options: EndpointClientOptions): EndpointC
     return url.href
   }
 
-  async function problemOf (response: Response): Promise<EndpointClientError> {
-    const status = response.status
-    const serviceCode = await serviceCodeOf(response)
-    const message = `token service answered ${status}${serviceCode === undefined ? '' : ` (${serviceCode})`}`
-    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), env.now(), ENDPOINT_RETRY_AFTER_CAP_MS)
-    const details = { status, serviceCode, retryAfterMs }
-    if (status === 401) return new EndpointClientError('UNAUTHORIZED', message, details)
-    if (status === 409) return new EndpointClientError('LIMIT', message, details)
-    if (status === 429) return new EndpointClientError('RATE_LIMITED', message, details)
-    if (status === 503) return new EndpointClientError('UNAVAILABLE', message, details)
-    if (status >= 400 && status < 500) return new EndpointClientError('REJECTED', message, details)
-    if (status >= 500) return new EndpointClientError('SERVER_ERROR', message, details)
-    return new EndpointClientError('BAD_RESPONSE', message, details)
-  }
+  /** The problem as this client's error; a 409 is the caller's endpoint limit. */
+  const errorOf = ({ code, message, cause, ...details }: ServiceProblem): EndpointClientError =>
+    new EndpointClientError(details.status === 409 ? 'LIMIT' : code, message, { ...details, ...(cause !== undefined && { cause }) })
 
   /**
    * One request: the status and parsed JSON body of an answer with the expected status (a
@@ -222,28 +210,13 @@ export function createEndpointClient (options: EndpointClientOptions): EndpointC
     if (stopped) throw new EndpointClientError('STOPPED', 'the endpoint client was stopped')
     const abort = new AbortController()
     const timer = env.setTimeout(() => { abort.abort() }, timeoutMs)
-    const lost = (): EndpointClientError => abort.signal.aborted
-      ? new EndpointClientError('TIMEOUT', `no answer from the token service within ${timeoutMs} ms`)
-      : new EndpointClientError('NETWORK', 'the request failed (network, or refused by CORS)')
     try {
-      let headers: EndpointClientHeaders
-      try {
-        headers = await options.headers()
-      } catch (cause) {
-        throw new EndpointClientError('HEADERS', 'options.headers() failed', { cause })
-      }
-      if (abort.signal.aborted) throw lost()
-      let response: Response
-      try {
-        // Credentials go in headers only: no cookies, no caching, no redirect to follow them.
-        const init: RequestInit & { cache: 'no-store' } = { method, headers, cache: 'no-store', credentials: 'omit', redirect: 'error', signal: abort.signal }
-        response = await env.fetch(url, init)
-      } catch {
-        throw lost()
-      }
-      lastHeaders = headers
+      const sent = await send({ fetch: env.fetch, url, method, headers: options.headers, signal: abort.signal, timeoutMs })
+      if (!('response' in sent)) throw errorOf(sent)
+      const { response } = sent
+      lastHeaders = sent.headers
       const { status } = response
-      if (status !== expected && !(method === 'DELETE' && status === 404)) throw await problemOf(response)
+      if (status !== expected && !(method === 'DELETE' && status === 404)) throw errorOf(await problemOf(response, env.now(), ENDPOINT_RETRY_AFTER_CAP_MS))
       if (method === 'DELETE') {
         await response.body?.cancel().catch(() => {})
         return { status, body: undefined }
@@ -251,7 +224,7 @@ export function createEndpointClient (options: EndpointClientOptions): EndpointC
       try {
         return { status, body: await response.json() }
       } catch {
-        if (abort.signal.aborted) throw lost()
+        if (abort.signal.aborted) throw errorOf(lostProblem(abort.signal, timeoutMs))
         return { status, body: undefined }
       }
     } finally {

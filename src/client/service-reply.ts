@@ -1,6 +1,61 @@
-// Reading the token service's error replies in the browser clients (token-client.ts,
-// endpoint-client.ts): only the machine-readable `code`, never the body itself, so nothing the
-// service or a proxy put in a body can reach an error message, the console or the app's logs.
+// One request from the browser clients (token-client.ts, endpoint-client.ts) to the token
+// service, and what its answers mean. Credentials go in headers only, never cookies, and the
+// request is neither cached nor redirected. Of an error reply only the machine-readable `code` is
+// read, never the body itself, so nothing the service or a proxy put in a body can reach an error
+// message, the console or the app's logs.
+import { parseRetryAfter } from '../lib/retry-after.js'
+
+/** Why a request got no answer, or not the one it expected. */
+export type ServiceProblemCode =
+  | 'UNAUTHORIZED' | 'REJECTED' | 'RATE_LIMITED' | 'UNAVAILABLE' | 'SERVER_ERROR'
+  | 'BAD_RESPONSE' | 'NETWORK' | 'TIMEOUT' | 'HEADERS'
+
+export interface ServiceProblem {
+  code: ServiceProblemCode
+  message: string
+  status?: number
+  serviceCode?: string
+  retryAfterMs?: number
+  cause?: unknown
+}
+
+export type ServiceHeaders = NonNullable<RequestInit['headers']>
+
+export interface ServiceRequest {
+  fetch: (url: string, init: RequestInit) => Promise<Response>
+  url: string
+  method: 'GET' | 'POST' | 'DELETE'
+  /** Asked for before the request is sent (e.g. a fresh IdP access token). */
+  headers: () => ServiceHeaders | Promise<ServiceHeaders>
+  /** Aborted when the caller's time is up: the problem is then TIMEOUT. */
+  signal: AbortSignal
+  timeoutMs: number
+}
+
+/** TIMEOUT when `signal` was aborted (the caller's time ran out), else NETWORK. */
+export function lostProblem (signal: AbortSignal, timeoutMs: number): ServiceProblem {
+  return signal.aborted
+    ? { code: 'TIMEOUT', message: `no answer from the token service within ${timeoutMs} ms` }
+    : { code: 'NETWORK', message: 'the request to the token service failed (network, or refused by CORS)' }
+}
+
+/** The service's answer, with the headers it was sent with; or why there was none. */
+export async function send (r: ServiceRequest): Promise<{ response: Response, headers: ServiceHeaders } | ServiceProblem> {
+  let headers: ServiceHeaders
+  try {
+    headers = await r.headers()
+  } catch (cause) {
+    return { code: 'HEADERS', message: 'options.headers() failed', cause }
+  }
+  if (r.signal.aborted) return lostProblem(r.signal, r.timeoutMs)
+  try {
+    // (`cache` is typed separately: Node's RequestInit lacks it, and Node's tests load this file.)
+    const init: RequestInit & { cache: 'no-store' } = { method: r.method, headers, cache: 'no-store', credentials: 'omit', redirect: 'error', signal: r.signal }
+    return { response: await r.fetch(r.url, init), headers }
+  } catch {
+    return lostProblem(r.signal, r.timeoutMs)
+  }
+}
 
 /** The service's error `code` (e.g. `UPSTREAM_UNAVAILABLE`), if the body is its JSON error. */
 export async function serviceCodeOf (response: Response): Promise<string | undefined> {
@@ -11,4 +66,20 @@ export async function serviceCodeOf (response: Response): Promise<string | undef
   } catch {
     return undefined
   }
+}
+
+/** What an answer other than the expected one means; `Retry-After` (429, 503) capped at `retryAfterCapMs`. */
+export async function problemOf (response: Response, now: number, retryAfterCapMs: number): Promise<ServiceProblem> {
+  const status = response.status
+  const serviceCode = await serviceCodeOf(response)
+  const message = `token service answered ${status}${serviceCode === undefined ? '' : ` (${serviceCode})`}`
+  const problem = (code: ServiceProblemCode): ServiceProblem => ({ code, message, status, serviceCode })
+  if (status === 401) return problem('UNAUTHORIZED')
+  if (status === 429 || status === 503) {
+    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), now, retryAfterCapMs)
+    return { ...problem(status === 429 ? 'RATE_LIMITED' : 'UNAVAILABLE'), retryAfterMs }
+  }
+  if (status >= 400 && status < 500) return problem('REJECTED')
+  if (status >= 500) return problem('SERVER_ERROR')
+  return problem('BAD_RESPONSE')
 }

@@ -11,7 +11,7 @@
 // `Retry-After` is read by the service's own parser (src/lib/retry-after.ts), bundled in by the build.
 // The module also offers the per-user endpoint client (endpoint-client.ts), re-exported below.
 import { parseRetryAfter as parseRetryAfterHeader } from '../lib/retry-after.js'
-import { serviceCodeOf } from './service-reply.js'
+import { lostProblem, problemOf, send, type ServiceProblem } from './service-reply.js'
 
 // The per-user endpoint client is served in the same module (GET /client/token-client.js).
 export {
@@ -179,14 +179,7 @@ function browserEnv (): TokenClientEnv {
 }
 
 /** A failed attempt, before the retry decision turns it into a TokenClientError. */
-interface Problem {
-  code: TokenClientErrorCode
-  message: string
-  status?: number
-  serviceCode?: string
-  retryAfterMs?: number
-  cause?: unknown
-}
+type Problem = ServiceProblem
 
 const unit = (value: number): number => (value >= 0 ? Math.min(value, 1) : 0)
 const noop = (): void => {}
@@ -206,21 +199,6 @@ export function parseToken (body: unknown): Token | undefined {
   if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn <= 0) return undefined
   if (typeof expiresAt !== 'string' || typeof upstream !== 'string') return undefined
   return Object.freeze({ access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn, expires_at: expiresAt, upstream })
-}
-
-async function problemOf (response: Response, now: number): Promise<Problem> {
-  const status = response.status
-  const serviceCode = await serviceCodeOf(response)
-  const message = `token service answered ${status}${serviceCode === undefined ? '' : ` (${serviceCode})`}`
-  const problem = (code: TokenClientErrorCode): Problem => ({ code, message, status, serviceCode })
-  if (status === 401) return problem('UNAUTHORIZED')
-  if (status === 429 || status === 503) {
-    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), now)
-    return { ...problem(status === 429 ? 'RATE_LIMITED' : 'UNAVAILABLE'), retryAfterMs }
-  }
-  if (status >= 400 && status < 500) return problem('REJECTED')
-  if (status >= 500) return problem('SERVER_ERROR')
-  return problem('BAD_RESPONSE')
 }
 
 function requestUrl (url: string | URL, upstream: string | undefined, base: string | undefined): string {
@@ -318,31 +296,15 @@ export function createTokenClient (options: TokenClientOptions): TokenClient {
   }
 
   async function request (signal: AbortSignal): Promise<Token | Problem> {
-    const lost = (): Problem => signal.aborted
-      ? { code: 'TIMEOUT', message: `no answer from the token service within ${timeoutMs} ms` }
-      : { code: 'NETWORK', message: 'the token request failed (network, or refused by CORS)' }
-    let headers: TokenClientHeaders
-    try {
-      headers = await options.headers()
-    } catch (cause) {
-      return { code: 'HEADERS', message: 'options.headers() failed', cause }
-    }
-    if (signal.aborted) return lost()
-    let response: Response
-    try {
-      // Credentials go in headers only: no cookies, no caching, no redirect to follow them.
-      // (`cache` is typed separately: Node's RequestInit lacks it, and Node's tests load this file.)
-      const init: RequestInit & { cache: 'no-store' } = { method: 'GET', headers, cache: 'no-store', credentials: 'omit', redirect: 'error', signal }
-      response = await env.fetch(target, init)
-    } catch {
-      return lost()
-    }
-    if (response.status !== 200) return await problemOf(response, env.now())
+    const sent = await send({ fetch: env.fetch, url: target, method: 'GET', headers: options.headers, signal, timeoutMs })
+    if (!('response' in sent)) return sent
+    const { response } = sent
+    if (response.status !== 200) return await problemOf(response, env.now(), RETRY_AFTER_CAP_MS)
     let body: unknown
     try {
       body = await response.json()
     } catch {
-      return signal.aborted ? lost() : { code: 'BAD_RESPONSE', message: 'the token response is not JSON', status: 200 }
+      return signal.aborted ? lostProblem(signal, timeoutMs) : { code: 'BAD_RESPONSE', message: 'the token response is not JSON', status: 200 }
     }
     return parseToken(body) ?? { code: 'BAD_RESPONSE', message: 'the token response is not a token', status: 200 }
   }
