@@ -8,6 +8,7 @@ import { BrtcApiClient, BrtcApiError, MAX_BODY_BYTES, nextCursor, parseEndpoint,
 import { Secret } from '../../src/lib/secret.js'
 import { FakeClock, settle } from '../helpers/fake-clock.js'
 import { hang, jsonResponse, scriptedProvider, type Handler } from '../helpers/fake-provider.js'
+import { rejection } from '../helpers/rejection.js'
 
 const ACCOUNT_TOKEN = 'account-token-0123456789abcdef'
 const ENDPOINT_TOKEN = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJlLTEifQ.sig-endpoint-token'
@@ -33,15 +34,7 @@ const endpointData = (extra: Record<string, unknown> = {}): Record<string, unkno
   endpointId: 'e-1234abcd-0000', type: 'WEBRTC', status: 'DISCONNECTED', creationTimestamp: '2026-01-01T00:00:00.000Z', expirationTimestamp: EXPIRES, ...extra
 })
 
-async function failure (promise: Promise<unknown>): Promise<BrtcApiError> {
-  try {
-    await promise
-  } catch (err) {
-    if (err instanceof BrtcApiError) return err
-    throw err
-  }
-  throw new Error('expected a BrtcApiError')
-}
+const failure = async (p: Promise<unknown>): Promise<BrtcApiError> => await rejection(p, BrtcApiError)
 
 t.test('create: POST the documented JSON with the account token; the token comes back as a Secret', async (t) => {
   const { api, provider } = client(() => jsonResponse(201, { links: [], data: endpointData({ token: ENDPOINT_TOKEN, tag: 'wts1.x' }), errors: [] }))

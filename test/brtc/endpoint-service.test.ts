@@ -12,6 +12,7 @@ import { AppError, upstreamUnavailable } from '../../src/lib/errors.js'
 import { Secret } from '../../src/lib/secret.js'
 import { FakeClock } from '../helpers/fake-clock.js'
 import { captureLogger } from '../helpers/capture-logger.js'
+import { rejection } from '../helpers/rejection.js'
 
 const HOUR = 3_600_000
 const TOKEN = 'endpoint-token-abcdef0123456789'
@@ -40,15 +41,7 @@ function setup (api: Partial<Api>, max = 2) {
   return { service, clock, log, caps }
 }
 
-async function appError (promise: Promise<unknown>): Promise<AppError> {
-  try {
-    await promise
-  } catch (err) {
-    if (err instanceof AppError) return err
-    throw err
-  }
-  throw new Error('expected an AppError')
-}
+const appError = async (p: Promise<unknown>): Promise<AppError> => await rejection(p, AppError)
 
 t.test('create: the tag of the current key; a cap of 2 refuses the third with 409 ENDPOINT_LIMIT', async (t) => {
   let n = 0

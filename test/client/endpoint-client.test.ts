@@ -14,54 +14,32 @@ import {
   type EndpointClientEnv, type EndpointClientOptions
 } from '../../src/client/endpoint-client.js'
 import * as served from '../../src/client/token-client.js'
-import { FakeClock, settle } from '../helpers/fake-clock.js'
+import { rejection as rejectionOf } from '../helpers/rejection.js'
+import { fakeClientEnv, type Responder } from '../helpers/client-env.js'
+import { settle } from '../helpers/fake-clock.js'
 import { deferred } from '../helpers/fake-provider.js'
 
 const BASE = 'https://tokens.example.test/endpoints/webrtc'
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJlLTEifQ.endpoint-token-signature'
-
-interface Call { url: string, init: RequestInit }
-type Responder = (call: Call, n: number) => Response | Promise<Response>
 
 const created = (n: number): Response => Response.json({ endpoint_id: `e-0000000${n}-aa`, token: `${TOKEN}-${n}`, expires_in: 86_399, expires_at: '2026-01-02T00:00:00.000Z' }, { status: 201 })
 const serviceError = (status: number, code: string, headers: Record<string, string> = {}): Response =>
   Response.json({ statusCode: status, code, error: 'x', message: `echo ${TOKEN}` }, { status, headers })
 
 function setup (t: Test, opts: { respond?: Responder, options?: Partial<EndpointClientOptions>, env?: Partial<EndpointClientEnv> } = {}) {
-  const clock = new FakeClock()
-  const calls: Call[] = []
+  const fake = fakeClientEnv(() => opts.respond ?? ((call, n) => call.init.method === 'DELETE' ? new Response(null, { status: 204 }) : created(n)))
   const win = new EventTarget()
-  let respond: Responder = opts.respond ?? ((call, n) => call.init.method === 'DELETE' ? new Response(null, { status: 204 }) : created(n))
   const client = createEndpointClient({
     url: BASE,
     headers: () => ({ 'X-API-Key': 'the-key' }),
-    env: {
-      fetch: async (url, init) => {
-        const call = { url, init }
-        calls.push(call)
-        return await respond(call, calls.length)
-      },
-      now: () => clock.wall(),
-      setTimeout: (fn, ms) => clock.setTimer(fn, ms),
-      clearTimeout: (handle) => { clock.clearTimer(handle) },
-      window: win as unknown as EndpointClientEnv['window'],
-      ...opts.env
-    },
+    env: { ...fake.env, window: win as unknown as EndpointClientEnv['window'], ...opts.env },
     ...opts.options
   })
   t.teardown(() => { client.stop() })
-  return { client, calls, clock, win, setResponder: (fn: Responder) => { respond = fn } }
+  return { client, calls: fake.calls, clock: fake.clock, win, setResponder: fake.setResponder }
 }
 
-async function rejection (p: Promise<unknown>): Promise<EndpointClientError> {
-  try {
-    await p
-  } catch (err) {
-    if (err instanceof EndpointClientError) return err
-    throw err
-  }
-  throw new Error('expected an EndpointClientError')
-}
+const rejection = async (p: Promise<unknown>): Promise<EndpointClientError> => await rejectionOf(p, EndpointClientError)
 
 t.test('create(): POST with the credentials in headers only; the endpoint, frozen; held for release', async (t) => {
   const { client, calls } = setup(t)

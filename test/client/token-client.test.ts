@@ -11,12 +11,12 @@ import {
   createTokenClient, parseRetryAfter, parseToken, MAX_TIMER_MS, RETRY_AFTER_CAP_MS, TokenClientError,
   type Token, type TokenClientEnv, type TokenClientOptions
 } from '../../src/client/token-client.js'
+import { rejection as rejectionOf } from '../helpers/rejection.js'
+import { fakeClientEnv, type Call, type Responder } from '../helpers/client-env.js'
 import { FakeClock, settle } from '../helpers/fake-clock.js'
+import { deferred } from '../helpers/fake-provider.js'
 
 const URL_ = 'https://tokens.example.test/token/webrtc'
-
-interface Call { url: string, init: RequestInit }
-type Responder = (call: Call, n: number) => Response | Promise<Response>
 
 function tokenBody (clock: FakeClock, n: number, expiresIn = 600): Record<string, unknown> {
   return {
@@ -32,9 +32,7 @@ const error = (status: number, headers: Record<string, string> = {}, code = 'SOM
   Response.json({ statusCode: status, code, error: 'x', message: 'y' }, { status, headers })
 
 function setup (t: Test, opts: { respond?: Responder, env?: Partial<TokenClientEnv>, options?: Partial<TokenClientOptions> } = {}) {
-  const clock = new FakeClock()
-  const calls: Call[] = []
-  let respond: Responder = opts.respond ?? ((_call, n) => Response.json(tokenBody(clock, n)))
+  const fake = fakeClientEnv((clock) => opts.respond ?? ((_call, n) => Response.json(tokenBody(clock, n))))
   const doc = Object.assign(new EventTarget(), { visibilityState: 'visible' })
   const win = new EventTarget()
   const tokens: Token[] = []
@@ -47,14 +45,7 @@ function setup (t: Test, opts: { respond?: Responder, env?: Partial<TokenClientE
     onToken: (token) => { tokens.push(token) },
     onError: (err) => { errors.push(err) },
     env: {
-      fetch: async (url, init) => {
-        const call = { url, init }
-        calls.push(call)
-        return await respond(call, calls.length)
-      },
-      now: () => clock.wall(),
-      setTimeout: (fn, ms) => clock.setTimer(fn, ms),
-      clearTimeout: (handle) => { clock.clearTimer(handle) },
+      ...fake.env,
       random: () => 0.5,
       reportError: (err) => { reported.push(err) },
       document: doc,
@@ -64,34 +55,10 @@ function setup (t: Test, opts: { respond?: Responder, env?: Partial<TokenClientE
     ...opts.options
   })
   t.teardown(() => { client.stop() })
-  return {
-    clock,
-    calls,
-    client,
-    tokens,
-    errors,
-    reported,
-    doc,
-    win,
-    setResponder: (fn: Responder) => { respond = fn }
-  }
+  return { clock: fake.clock, calls: fake.calls, client, tokens, errors, reported, doc, win, setResponder: fake.setResponder }
 }
 
-async function rejection (p: Promise<unknown>): Promise<TokenClientError> {
-  try {
-    await p
-  } catch (err) {
-    if (err instanceof TokenClientError) return err
-    throw err
-  }
-  throw new Error('expected a rejection')
-}
-
-function deferred<T> (): { promise: Promise<T>, resolve: (value: T) => void } {
-  let resolve = (_value: T): void => {}
-  const promise = new Promise<T>((_resolve) => { resolve = _resolve })
-  return { promise, resolve }
-}
+const rejection = async (p: Promise<unknown>): Promise<TokenClientError> => await rejectionOf(p, TokenClientError)
 
 t.test('get() fetches with credentials in headers only and hands the token to onToken', async (t) => {
   const { client, calls, tokens, clock } = setup(t)

@@ -13,6 +13,7 @@ import {
 import { UpstreamFetchError, type FetchOutcome } from '../../../src/token/types.js'
 import { FakeClock, settle } from '../../helpers/fake-clock.js'
 import { deferred, hang, jsonResponse, scriptedProvider, tokenResponse, type Handler } from '../../helpers/fake-provider.js'
+import { rejection } from '../../helpers/rejection.js'
 
 const SECRET = 'correct-horse-battery-staple'
 const URL_ = 'https://id.example.test/api/v1/oauth2/token'
@@ -32,15 +33,7 @@ function setup (handler: Handler, over: { upstream?: Partial<UpstreamConfig>, ti
   return { clock, requests: fake.requests, provider, fetched, run }
 }
 
-async function failure (p: Promise<unknown>): Promise<UpstreamFetchError> {
-  try {
-    await p
-  } catch (err) {
-    if (err instanceof UpstreamFetchError) return err
-    throw err
-  }
-  throw new Error('expected a failure')
-}
+const failure = async (p: Promise<unknown>): Promise<UpstreamFetchError> => await rejection(p, UpstreamFetchError)
 
 t.test('Basic header: the provider\'s documented vectors, raw strings, no form-encoding', async (t) => {
   t.equal(basicAuthorization('jdoe', new Secret('correct-horse-battery-staple')), 'Basic amRvZTpjb3JyZWN0LWhvcnNlLWJhdHRlcnktc3RhcGxl')

@@ -1,0 +1,41 @@
+// The browser clients' test seams (src/client/): a fake fetch that records every call and answers
+// through a responder the test can swap, and the fake clock's wall time and timers.
+import type { TimerHandle } from '../../src/lib/clock.js'
+import { FakeClock } from './fake-clock.js'
+
+export interface Call { url: string, init: RequestInit }
+export type Responder = (call: Call, n: number) => Response | Promise<Response>
+
+export interface FakeClientEnv {
+  clock: FakeClock
+  calls: Call[]
+  setResponder: (fn: Responder) => void
+  env: {
+    fetch: (url: string, init: RequestInit) => Promise<Response>
+    now: () => number
+    setTimeout: (fn: () => void, ms: number) => unknown
+    clearTimeout: (handle: unknown) => void
+  }
+}
+
+/** Answers through `respond(clock)` until setResponder() swaps it; n counts calls from 1. */
+export function fakeClientEnv (respond: (clock: FakeClock) => Responder): FakeClientEnv {
+  const clock = new FakeClock()
+  const calls: Call[] = []
+  let responder = respond(clock)
+  return {
+    clock,
+    calls,
+    setResponder: (fn) => { responder = fn },
+    env: {
+      fetch: async (url, init) => {
+        const call = { url, init }
+        calls.push(call)
+        return await responder(call, calls.length)
+      },
+      now: () => clock.wall(),
+      setTimeout: (fn, ms) => clock.setTimer(fn, ms),
+      clearTimeout: (handle) => { clock.clearTimer(handle as TimerHandle) }
+    }
+  }
+}
