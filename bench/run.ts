@@ -18,6 +18,7 @@
 //   npm run bench -- --profile api-key  # CPU profile of one row's server (any row's name)
 //   npm run bench -- --compare DIR_A --compare DIR_B   # A/B of the services of two checkouts
 //   npm run bench -- --instructions     # instructions per request under valgrind (noise-free)
+//   npm run bench -- --instructions --compare DIR_A --compare DIR_B   # the same, A/B of two checkouts
 //
 // Not part of `npm test`; no unit test asserts a timing. This file is the command line; the
 // modes live next to it: full-run.ts, profile.ts, compare.ts and startup.ts.
@@ -82,9 +83,9 @@ const fixtures = await createFixtures()
 try {
   const ctx: BenchContext = { settings, fixtures, scenarios: createScenarios(fixtures) }
   if (args.profile !== undefined) await profile(ctx, args.profile)
+  else if (args.instructions) await instructions(ctx, args.compare)
   else if (args.compare !== undefined) await compare(ctx, args.compare)
   else if (args['start-only']) await startOnly(ctx)
-  else if (args.instructions) await instructions(ctx)
   else await fullRun(ctx)
 } finally {
   await fixtures.emulator.close()

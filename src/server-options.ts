@@ -91,22 +91,20 @@ export const LOG_BUFFER_BYTES = 4096
 export const LOG_FLUSH_MS = 1000
 
 /**
- * stdout for production logs through pino's asynchronous destination: lines are buffered and
- * written in batches (up to LOG_BUFFER_BYTES, at least every LOG_FLUSH_MS, so `docker logs` lags
- * by at most a second) instead of one write(2) per line on the request path. `close()` writes
- * what is left, synchronously: src/server.ts calls it on every exit, a fatal error included.
- * A SIGKILL loses what is buffered: at most LOG_BUFFER_BYTES, about a dozen request lines.
+ * stdout for production logs: lines are buffered and written in batches, synchronously (up to
+ * LOG_BUFFER_BYTES per write(2), and at least every LOG_FLUSH_MS, so `docker logs` lags by at most
+ * a second) instead of one write(2) per line on the request path. Synchronous on purpose: pino's
+ * asynchronous mode hands each batch to libuv's thread pool and holds the lines meanwhile, which
+ * measured slower (docs/performance.md). `close()` writes what is left: src/server.ts calls it on
+ * every exit, a fatal error included. A SIGKILL loses what is buffered: at most
+ * LOG_BUFFER_BYTES, about a dozen request lines.
  */
 /* c8 ignore start -- it writes to the process's stdout: tested through src/server.ts in a child process (test/server.test.ts), which tap's coverage map leaves out */
 export function stdoutLogDestination (): { stream: pino.DestinationStream, close: () => void } {
-  const destination = pino.destination({ dest: 1, sync: false, minLength: LOG_BUFFER_BYTES })
-  const timer = setInterval(() => { destination.flush() }, LOG_FLUSH_MS).unref()
+  const destination = pino.destination({ dest: 1, sync: true, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MS })
   return {
     stream: destination,
-    close () {
-      clearInterval(timer)
-      destination.flushSync()
-    }
+    close () { destination.flushSync() }
   }
 }
 /* c8 ignore stop */

@@ -71,12 +71,30 @@ export default fp(async function metrics (fastify) {
   const registry = Registry.merge([processMetrics()])
   const registers = [registry]
 
-  const tokenRequests = new Counter({
+  // Token requests are counted in plain numbers, by upstream and outcome, and copied into the
+  // counter when it is scraped: prom-client's inc() builds a label-hash string and checks every
+  // label on each call (through a child from labels() too), which every request would pay.
+  const tokenRequestCounts = new Map<string, Record<TokenRequestOutcome, number>>()
+  function countsOf (upstream: string): Record<TokenRequestOutcome, number> {
+    let counts = tokenRequestCounts.get(upstream)
+    if (counts === undefined) {
+      counts = Object.fromEntries(TOKEN_REQUEST_OUTCOMES.map((outcome) => [outcome, 0])) as Record<TokenRequestOutcome, number>
+      tokenRequestCounts.set(upstream, counts)
+    }
+    return counts
+  }
+  registry.registerMetric(new Counter({
     name: 'token_requests_total',
     help: 'Requests to GET /token/webrtc, by upstream asked for (an enabled id, or "unknown") and outcome.',
     labelNames: ['upstream', 'outcome'] as const,
-    registers
-  })
+    registers: [],
+    collect () {
+      this.reset()
+      for (const [upstream, counts] of tokenRequestCounts) {
+        for (const outcome of TOKEN_REQUEST_OUTCOMES) this.inc({ upstream, outcome }, counts[outcome])
+      }
+    }
+  }))
   const fetches = new Counter({
     name: 'upstream_fetches_total',
     help: 'Token requests this service sent to a provider, by upstream and outcome (success or the failure class).',
@@ -97,19 +115,10 @@ export default fp(async function metrics (fastify) {
     registers
   })
 
-  // prom-client hashes a labels object on every inc(); the series a request can hit are few and
-  // fixed (an enabled upstream or 'unknown', times a status), so each child is looked up once,
-  // by upstream and then by status code: no string is built per request.
-  const tokenRequestSeries = new Map<string, Map<number, ReturnType<typeof tokenRequests.labels>>>()
-
   fastify.decorate('metrics', {
     registry,
     tokenRequest (upstream, status) {
-      let byStatus = tokenRequestSeries.get(upstream)
-      if (byStatus === undefined) tokenRequestSeries.set(upstream, byStatus = new Map())
-      let series = byStatus.get(status)
-      if (series === undefined) byStatus.set(status, series = tokenRequests.labels(upstream, tokenRequestOutcome(status)))
-      series.inc()
+      countsOf(upstream)[tokenRequestOutcome(status)]++
     },
     upstreamFetch (upstream, outcome, durationMs) {
       fetches.inc({ upstream, outcome })
@@ -119,7 +128,7 @@ export default fp(async function metrics (fastify) {
       malformed.inc({ reason })
     },
     addUpstream (upstream) {
-      for (const outcome of TOKEN_REQUEST_OUTCOMES) tokenRequests.inc({ upstream, outcome }, 0)
+      countsOf(upstream)
       for (const outcome of FETCH_OUTCOMES) fetches.inc({ upstream, outcome }, 0)
     },
     counter (name, help, labelNames, initial = []) {

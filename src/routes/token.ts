@@ -5,8 +5,8 @@
 //
 // The hot path: while a token is held, the manager hands every caller the same IssuedToken
 // object until expires_in changes (once a second), so its reply is serialised by the route's
-// schema once per token and second, not once per request, and a held token is sent without a
-// promise.
+// schema and encoded once per token and second, not once per request, and a held token is sent
+// without a promise.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { IssuedToken } from '../token/types.js'
@@ -31,7 +31,7 @@ export function noStore (_request: FastifyRequest, reply: FastifyReply, done: Ho
 }
 
 /** What a served token's request gets, computed once per IssuedToken. */
-interface Served { body: string, audit: Record<string, string> }
+interface Served { body: Buffer, audit: Record<string, string> }
 
 const tokenRoute: FastifyPluginAsyncTypebox = async function tokenRoute (fastify) {
   const { tokens } = fastify
@@ -41,14 +41,15 @@ const tokenRoute: FastifyPluginAsyncTypebox = async function tokenRoute (fastify
     let out = served.get(token)
     if (out === undefined) {
       out = {
-        // The route's own serializer (its 200 schema): the reply is exactly what it would send.
-        body: String(reply.serialize({
+        // The route's own serializer (its 200 schema): the reply is exactly what it would send,
+        // encoded once, so no request measures or converts it again.
+        body: Buffer.from(String(reply.serialize({
           access_token: token.accessToken.reveal(),
           token_type: token.tokenType,
           expires_in: token.expiresIn,
           expires_at: token.expiresAt,
           upstream: token.upstream
-        })),
+        }))),
         audit: { ...(token.tokenId !== undefined && { tokenId: token.tokenId }), tokenSha256: token.tokenSha256, expiresAt: token.expiresAt }
       }
       served.set(token, out)
@@ -82,7 +83,7 @@ const tokenRoute: FastifyPluginAsyncTypebox = async function tokenRoute (fastify
     const manager = tokens.get(request.upstream ?? '')
     if (manager === undefined) throw unknownUpstream(tokens.enabled)
     const held = manager.peek()
-    // Typed loosely: the body is the 200 schema's serialisation, sent as the string it already is.
+    // Typed loosely: the body is the 200 schema's serialisation, sent as the bytes it already is.
     const raw = reply as unknown as FastifyReply
     if (held !== undefined) {
       send(request, raw, held)
