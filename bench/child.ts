@@ -61,7 +61,7 @@ function nextMessage<T extends FromChild['type']> (child: ChildProcess, types: T
 export async function startChild (opts: ChildOptions): Promise<BenchChild> {
   const script = opts.root === undefined ? fileURLToPath(new URL(opts.file, import.meta.url)) : join(opts.root, 'bench', opts.file)
   // stdout (the service's pino log) goes to /dev/null: logging costs its serialisation and the
-  // batched write(2)s of its asynchronous destination, minus any log collector's own work.
+  // batched write(2)s of its stdout destination, minus any log collector's own work.
   const nodeArgs = [...(opts.nodeFlags ?? []), ...(opts.built === undefined ? ['--import', 'tsx', script] : [opts.built])]
   const [command, ...args] = [...(opts.wrapper ?? []), process.execPath, ...nodeArgs] as [string, ...string[]]
   const child = spawn(command, args, {

@@ -1,5 +1,5 @@
 // The service under test, in its own process: the real app plugin with the production server
-// options (logger and its asynchronous destination, redaction, request ids, timeouts) from a
+// options (logger and its batched stdout destination, redaction, request ids, timeouts) from a
 // config built by loadConfig. The orchestrator (bench/run.ts) sends the environment object over
 // IPC, so nothing of the shell's environment is read. The provider emulator and the JWKS live in
 // the orchestrator, so a CPU profile of this process (node --cpu-prof) holds the service alone.
@@ -27,7 +27,7 @@ process.on('disconnect', () => process.exit(0))
 const start = await waitForStart()
 try {
   const config = loadConfig(start.env)
-  // Logged as production logs: src/server.ts's asynchronous stdout destination.
+  // Logged as production logs: src/server.ts's batched stdout destination.
   const fastify = Fastify(serverOptions(config, stdoutLogDestination().stream))
   // Only the stampede counts requests: one extra 'request' listener on the Node server, so
   // the orchestrator knows every request has reached the service before the provider answers.
