@@ -16,12 +16,14 @@
 //   npm run bench -- --start-only       # only the start/idle rows (bench/results/startup.json)
 //   npm run bench -- --log-level warn   # the service at another LOG_LEVEL, to price logging
 //   npm run bench -- --profile api-key  # CPU profile of one row's server (any row's name)
+//   npm run bench -- --profile api-key --perf   # the same under Linux perf, kernel included
 //   npm run bench -- --compare DIR_A --compare DIR_B   # A/B of the services of two checkouts
+//   npm run bench -- --log-lines        # CPU per request log line through each log destination
 //   npm run bench -- --instructions     # instructions per request under valgrind (noise-free)
 //   npm run bench -- --instructions --compare DIR_A --compare DIR_B   # the same, A/B of two checkouts
 //
 // Not part of `npm test`; no unit test asserts a timing. This file is the command line; the
-// modes live next to it: full-run.ts, profile.ts, compare.ts and startup.ts.
+// modes live next to it: full-run.ts, profile.ts, compare.ts, startup.ts and log-lines.ts.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { compare } from './compare.js'
@@ -33,6 +35,7 @@ import { RESULTS, type Settings } from './settings.js'
 import { ensureBuilt, measureStartup } from './startup.js'
 import { formatStartupWithTargets } from './startup-report.js'
 import { instructions } from './instructions.js'
+import { logLines } from './log-lines.js'
 
 const argv = process.argv.slice(2)
 const { values: args } = parseArgs({
@@ -47,7 +50,9 @@ const { values: args } = parseArgs({
     'start-reps': { type: 'string' },
     'start-only': { type: 'boolean', default: false },
     'skip-build': { type: 'boolean', default: false },
-    instructions: { type: 'boolean', default: false }
+    perf: { type: 'boolean', default: false },
+    instructions: { type: 'boolean', default: false },
+    'log-lines': { type: 'boolean', default: false }
   }
 })
 function positive (name: string, value: string | undefined, fallback: number): number {
@@ -64,6 +69,7 @@ const settings: Settings = {
   logLevel: args['log-level'],
   startReps: Math.round(positive('start-reps', args['start-reps'], 5)),
   build: !args['skip-build'],
+  perf: args.perf,
   command: `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`
 }
 
@@ -73,6 +79,14 @@ async function startOnly (ctx: BenchContext): Promise<void> {
   mkdirSync(RESULTS, { recursive: true })
   writeFileSync(`${RESULTS}startup.json`, JSON.stringify({ date: new Date().toISOString(), command: settings.command, node: process.version, ...result }, null, 2) + '\n')
   process.stdout.write(formatStartupWithTargets(result) + '\nwrote bench/results/startup.json\n')
+}
+
+if (args.perf && args.profile === undefined) throw new Error('--perf goes with --profile <row>')
+
+if (args['log-lines']) {
+  // In this process alone: no servers, no fixtures.
+  logLines(settings.rounds ?? 4, settings.command)
+  process.exit(0)
 }
 
 const measuresStart = args.profile === undefined && args.compare === undefined && !args.instructions

@@ -15,6 +15,8 @@ export interface Settings {
   startReps: number
   /** False with --skip-build: the start and idle rows measure the dist/ already there. */
   build: boolean
+  /** --perf (with --profile): the server under Linux perf instead of node --cpu-prof. */
+  perf: boolean
   /** The command line as typed (`npm run bench -- …`), for the report. */
   command: string
 }

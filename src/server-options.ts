@@ -9,6 +9,8 @@ import type { FastifyError, FastifyServerOptions, FastifyReply, FastifyRequest, 
 import type { Socket } from 'node:net'
 import type { Config } from './config/types.js'
 import { logSafeCode } from './lib/errors.js'
+import { systemClock } from './lib/clock.js'
+import { batchLines, type LogBatch } from './lib/log-batch.js'
 
 /**
  * Paths pino replaces with a placeholder, wherever a header or credential field gets logged.
@@ -86,26 +88,23 @@ class OneRequestLine extends LogController {
   }
 }
 
-/** Lines are buffered up to this many bytes, and written at least every LOG_FLUSH_MS. */
+/** Lines are buffered up to this many characters, and written at most LOG_FLUSH_MS after they were logged. */
 export const LOG_BUFFER_BYTES = 4096
 export const LOG_FLUSH_MS = 1000
 
 /**
- * stdout for production logs: lines are buffered and written in batches, synchronously (up to
- * LOG_BUFFER_BYTES per write(2), and at least every LOG_FLUSH_MS, so `docker logs` lags by at most
- * a second) instead of one write(2) per line on the request path. Synchronous on purpose: pino's
- * asynchronous mode hands each batch to libuv's thread pool and holds the lines meanwhile, which
- * measured slower (docs/performance.md). `close()` writes what is left: src/server.ts calls it on
- * every exit, a fatal error included. A SIGKILL loses what is buffered: at most
- * LOG_BUFFER_BYTES, about a dozen request lines.
+ * stdout for production logs: lines are gathered in batches (src/lib/log-batch.ts) and each batch
+ * is written synchronously by pino's destination: one write(2) each time LOG_BUFFER_BYTES have
+ * gathered, instead of one per line on the request path; a line is written at most LOG_FLUSH_MS after it was logged, so
+ * `docker logs` lags by at most a second. Synchronous on purpose: pino's asynchronous mode hands
+ * each batch to libuv's thread pool and holds the lines meanwhile, which measured slower
+ * (docs/performance.md). `close()` writes what is left: src/server.ts calls it on every exit, a
+ * fatal error included. A SIGKILL loses what is buffered: at most LOG_BUFFER_BYTES, about a
+ * dozen request lines.
  */
-/* c8 ignore start -- it writes to the process's stdout: tested through src/server.ts in a child process (test/server.test.ts), which tap's coverage map leaves out */
-export function stdoutLogDestination (): { stream: pino.DestinationStream, close: () => void } {
-  const destination = pino.destination({ dest: 1, sync: true, minLength: LOG_BUFFER_BYTES, periodicFlush: LOG_FLUSH_MS })
-  return {
-    stream: destination,
-    close () { destination.flushSync() }
-  }
+/* c8 ignore start -- it writes to the process's stdout: tested through src/server.ts in a child process (test/server.test.ts), which tap's coverage map leaves out; the batching is tested in test/lib/log-batch.test.ts */
+export function stdoutLogDestination (): LogBatch {
+  return batchLines(pino.destination({ dest: 1, sync: true }), { bytes: LOG_BUFFER_BYTES, flushMs: LOG_FLUSH_MS, clock: systemClock })
 }
 /* c8 ignore stop */
 
