@@ -15,6 +15,7 @@ import tokens, { type TokensPluginOptions } from './plugins/tokens.js'
 import brtc, { type BrtcPluginOptions } from './plugins/brtc.js'
 import requestLog from './plugins/request-log.js'
 import errorHandler from './plugins/error-handler.js'
+import metricsListener from './plugins/metrics-listener.js'
 import openapi from './plugins/openapi.js'
 import healthRoutes from './routes/health.js'
 import tokenRoute from './routes/token.js'
@@ -47,6 +48,7 @@ const app: FastifyPluginAsync<AppOptions> = async function app (fastify, opts) {
   await fastify.register(tokens, opts.tokens ?? {})
   await fastify.register(requestLog)
   await fastify.register(errorHandler)
+  await fastify.register(metricsListener)
   await fastify.register(openapi)
   await fastify.register(healthRoutes)
   await fastify.register(brtc, { clock: opts.tokens?.clock, ...opts.brtc })

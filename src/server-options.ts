@@ -3,14 +3,16 @@
 // hooks for requests refused before routing. Shared by src/server.ts and the test helper, so
 // tests run the same logger and limits as production.
 import { randomUUID } from 'node:crypto'
+import { compile } from '@fastify/proxy-addr'
 import { LogController } from 'fastify'
 import pino from 'pino'
 import type { FastifyError, FastifyServerOptions, FastifyReply, FastifyRequest, RawServerDefault } from 'fastify'
 import type { Socket } from 'node:net'
-import type { Config } from './config/types.js'
+import type { Config, TrustProxy } from './config/types.js'
 import { logSafeCode } from './lib/errors.js'
 import { systemClock } from './lib/clock.js'
 import { batchLines, type LogBatch } from './lib/log-batch.js'
+import { listenerConstraint } from './lib/listener-constraint.js'
 
 /**
  * Paths pino replaces with a placeholder, wherever a header or credential field gets logged.
@@ -108,13 +110,25 @@ export function stdoutLogDestination (): LogBatch {
 }
 /* c8 ignore stop */
 
-function trustHops (hops: number): (address: string, hop: number) => boolean {
-  return (_address, hop) => hop < hops
+type ProxyTrust = (address: string, hop: number) => boolean
+
+/**
+ * TRUST_PROXY as one function of an address and its hop from the socket (0: the peer itself),
+ * for Fastify's X-Forwarded-* handling and for the inbound X-Request-Id alike. An address list is
+ * compiled as Fastify compiles one. A hop count keeps Express's meaning (the service sits behind
+ * exactly that many proxies, so the peer and the hops before it are trusted): Fastify refuses to
+ * compile hop counts itself, since it cannot check the peer, so like `true` it is only for a
+ * service that clients cannot reach directly (docs/configuration.md says so).
+ */
+export function proxyTrust (trustProxy: Exclude<TrustProxy, false>): ProxyTrust {
+  if (trustProxy === true) return () => true
+  if (typeof trustProxy === 'number') return (_address, hop) => hop < trustProxy
+  return compile(trustProxy)
 }
 
 /** `stream`: where log lines go (default stdout, one synchronous write per line). */
 export function serverOptions (config: Config, stream?: pino.DestinationStream): FastifyServerOptions<RawServerDefault> {
-  const trusted = config.trustProxy !== false
+  const trust = config.trustProxy === false ? undefined : proxyTrust(config.trustProxy)
   return {
     logger: {
       level: config.logLevel,
@@ -128,20 +142,24 @@ export function serverOptions (config: Config, stream?: pino.DestinationStream):
         err: serializeError as never
       }
     },
-    // A hop count becomes the function Fastify would compile it to (its types omit numbers).
-    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
-    // Inbound request ids are honoured only from a trusted proxy, and only if well-formed,
-    // so genReqId reads the header itself instead of Fastify's unchecked requestIdHeader.
+    trustProxy: trust ?? false,
+    // An inbound request id is honoured only if well-formed and sent by a trusted proxy (the
+    // socket's peer passes TRUST_PROXY), so genReqId reads the header itself instead of
+    // Fastify's unchecked requestIdHeader.
     requestIdHeader: false,
     logController: new OneRequestLine(),
     genReqId (req) {
-      const inbound = trusted ? req.headers['x-request-id'] : undefined
-      return typeof inbound === 'string' && REQUEST_ID.test(inbound) ? inbound : randomUUID()
+      const inbound = trust === undefined ? undefined : req.headers['x-request-id']
+      return typeof inbound === 'string' && REQUEST_ID.test(inbound) && trust?.(req.socket.remoteAddress ?? '', 0) === true ? inbound : randomUUID()
     },
     // Token routes take no body and the endpoint routes a tiny one: a few KiB caps what a caller can make us buffer.
     bodyLimit: 4096,
-    // Long enough for the provider's endpoint ids (src/routes/endpoints.ts checks their pattern).
-    routerOptions: { maxParamLength: 128 },
+    routerOptions: {
+      // Long enough for the provider's endpoint ids (src/routes/endpoints.ts checks their pattern).
+      maxParamLength: 128,
+      // With METRICS_PORT, routes can be kept to one listener (no cost per request without it).
+      ...(config.metricsPort !== undefined && { constraints: { listener: listenerConstraint } })
+    },
     // Receiving a request (head and body) takes at most this; a slow or stalled client gets a 408.
     requestTimeout: SHUTDOWN_BUDGET_MS - 1000,
     // A connection idle mid-request (waiting on the provider or the JWKS) outlives the longest wait.

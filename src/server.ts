@@ -2,11 +2,11 @@
 // from the environment (failing fast with one line per problem), builds the app, listens (and on
 // METRICS_PORT, when set). SIGTERM/SIGINT drain within the shutdown budget; SIGHUP re-reads the
 // `*_FILE` files at once and forgets the JWKS and every verified JWT, and the service keeps serving.
+import { once } from 'node:events'
 import Fastify from 'fastify'
 import closeWithGrace from 'close-with-grace'
 import { loadConfig, ConfigError } from './config/load-config.js'
 import type { Config } from './config/types.js'
-import { createMetricsServer } from './metrics-server.js'
 import { serverOptions, SHUTDOWN_BUDGET_MS, stdoutLogDestination } from './server-options.js'
 import app from './app.js'
 
@@ -29,7 +29,6 @@ const logs = stdoutLogDestination()
 process.once('exit', () => { logs.close() })
 const fastify = Fastify(serverOptions(config, logs.stream))
 await fastify.register(app, { config, reload: { env: { ...process.env } } })
-const metricsServer = config.metricsPort === undefined ? undefined : await createMetricsServer(fastify.metrics.registry)
 
 closeWithGrace({
   delay: SHUTDOWN_BUDGET_MS,
@@ -39,7 +38,7 @@ closeWithGrace({
 }, async function shutdown ({ signal, err }) {
   if (err !== undefined) fastify.log.error({ err }, 'shutting down after an error')
   else fastify.log.info({ signal }, 'shutting down')
-  await Promise.all([fastify.close(), metricsServer?.close()])
+  await fastify.close()
 })
 
 process.on('SIGHUP', () => {
@@ -49,7 +48,9 @@ process.on('SIGHUP', () => {
 })
 
 await fastify.listen({ port: config.port, host: config.host })
-if (metricsServer !== undefined) {
-  const address = await metricsServer.listen({ port: config.metricsPort, host: config.host })
-  fastify.log.info({ address }, 'metrics listening')
+const { metricsListener } = fastify
+if (metricsListener !== null) {
+  metricsListener.listen(config.metricsPort, config.host)
+  await once(metricsListener, 'listening')
+  fastify.log.info({ address: metricsListener.address() }, 'metrics listening')
 }

@@ -5,10 +5,11 @@ import t from 'tap'
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import type { UpstreamEmulator } from '../emulator/upstream-emulator.js'
 import { CREDS, startEmulator } from './helpers/emulator.js'
 import { childEnv } from './helpers/child-env.js'
+import { freePort } from './helpers/net.js'
 
 function start (env: Record<string, string>): ChildProcessWithoutNullStreams {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { env: childEnv(env) })
@@ -145,14 +146,9 @@ t.test('SIGTERM with an idle connection, a half-sent request and a hung provider
   halfSent.destroy()
 })
 
-t.test('METRICS_PORT: /metrics on that port only; the API port answers it 404', async (t) => {
+t.test('METRICS_PORT: /metrics on that port only; the API port answers it 404; SIGTERM exits 0', async (t) => {
   const emulator = await startEmulator(t)
-  const metricsPort = await new Promise<number>((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => { resolve(port) })
-    })
-  })
+  const metricsPort = await freePort()
   const { child, base } = await listening(serviceEnv(emulator, { METRICS_PORT: String(metricsPort), API_KEYS: `ops:${'k'.repeat(40)}` }))
   t.teardown(() => { child.kill('SIGKILL') })
   const onApi = await fetch(`${base}/metrics`)
@@ -165,9 +161,12 @@ t.test('METRICS_PORT: /metrics on that port only; the API port answers it 404', 
   }
   t.equal(onMetrics?.status, 200)
   t.match(await onMetrics?.text(), /^# TYPE token_requests_total counter$/m)
+  // A scraper's connection that never sends a byte must not hold the shutdown either.
+  const idle = await openSocket(`http://127.0.0.1:${metricsPort}`, '')
+  t.teardown(() => { idle.destroy() })
   child.kill('SIGTERM')
   const [code] = await once(child, 'exit') as [number | null]
-  t.equal(code, 0)
+  t.equal(code, 0, 'exit 0 with an idle connection to the metrics port open')
 })
 
 t.test('SIGHUP re-reads the *_FILE files at once and keeps serving', async (t) => {

@@ -3,11 +3,12 @@
 // entry, fixed-length and without early exit, so timing reveals neither which entry matched nor
 // the length of any stored key. Plain TypeScript: the auth plugin wraps it.
 import { timingSafeEqual } from 'node:crypto'
+import { MAX_API_KEY_LENGTH } from '../config/parse-api-keys.js'
 import type { ApiKeyEntry } from '../config/types.js'
 import { sha256 } from '../lib/secret.js'
 
-/** Longer presented keys are refused before hashing; no configured key is anywhere near this. */
-export const MAX_PRESENTED_KEY_LENGTH = 512
+/** Longer presented keys are refused before hashing; API_KEYS holds none longer. */
+export const MAX_PRESENTED_KEY_LENGTH = MAX_API_KEY_LENGTH
 
 // Printable ASCII (space to tilde). Anything else cannot be a configured key, and refusing it
 // says nothing about the stored keys.

@@ -84,7 +84,8 @@ export const EnvSchema = Type.Object({
   SECRET_FILES_POLL_SECONDS: integer(1, 86_400, 10),
   METRICS_PORT: integer(1, 65_535),
 
-  BRTC_ACCOUNT_ID: text('an account id of letters, digits, "-" or "_" (at most 64)', '^[A-Za-z0-9_-]{1,64}$'),
+  // Bandwidth account ids are decimal digits; the Endpoints API refuses anything else with a 400.
+  BRTC_ACCOUNT_ID: text('a Bandwidth account id: 1 to 64 decimal digits', '^[0-9]{1,64}$'),
   BRTC_API_URL: url('https:', 'https://api.bandwidth.com/v2'),
   BRTC_EVENT_CALLBACK_URL: url('https:'),
   BRTC_MAX_ENDPOINTS_PER_CALLER: integer(1, 1000, 5),

@@ -2,7 +2,8 @@
 // match against API_KEYS) or `Authorization: Bearer <JWT>` (verified against AUTH_JWKS_URL).
 // There is no anonymous mode: a request without a caller ends here with a 401, or a 429 once its
 // address has used up its failed-authentication budget. The order is the defence: the cheap
-// refusals first; an address out of budget is refused before any signature check or JWKS fetch;
+// refusals first; an address out of budget is refused before its API key is checked (a right
+// guess then looks like a wrong one) and before any signature check or JWKS fetch;
 // each failure is counted against the address; an authenticated caller is counted against its
 // own budget. `request.caller` carries who it was; `request.authFailure` why not, log-safe.
 import fp from 'fastify-plugin'
@@ -69,6 +70,11 @@ export default fp<AuthPluginOptions>(async function auth (fastify, opts) {
     if (presented.kind === 'refused') return presented.reason
     if (presented.kind === 'api_key') {
       if (keys === undefined) return 'api_keys_disabled'
+      const refused = limits.refusedAddress(request)
+      if (refused !== undefined) {
+        request.authFailure = 'address_over_budget'
+        throw refused
+      }
       const name = keys.verify(presented.key)
       return name === undefined ? 'unknown_api_key' : { name, method: 'api_key' }
     }

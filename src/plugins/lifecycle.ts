@@ -9,6 +9,7 @@
 // answers 503 while draining; requests in flight finish (their token waits are aborted by the
 // tokens plugin's own preClose, so they get their 503 at once).
 import fp from 'fastify-plugin'
+import type { Server } from 'node:http'
 import type { Socket } from 'node:net'
 
 /** How often connections are swept while draining (a connection opened meanwhile, a request now done). */
@@ -24,21 +25,26 @@ declare module 'fastify' {
       readonly draining: boolean
       /** Starts draining (preClose does, on close()): /readyz 503, idle connections ended. Idempotent. */
       drain: () => void
+      /** Tracks the connections of another server this app answers (the METRICS_PORT listener) too. */
+      track: (server: Server) => void
     }
   }
 }
 
 export default fp(async function lifecycle (fastify) {
-  const state = { draining: false, drain }
+  const state = { draining: false, drain, track }
   fastify.decorate('lifecycle', state)
   /** Open connections. */
   const connections = new Set<TrackedSocket>()
 
-  fastify.server.on('connection', (socket: TrackedSocket) => {
-    socket[kServing] = 0
-    connections.add(socket)
-    socket.once('close', () => { connections.delete(socket) })
-  })
+  function track (server: Server): void {
+    server.on('connection', (socket: TrackedSocket) => {
+      socket[kServing] = 0
+      connections.add(socket)
+      socket.once('close', () => { connections.delete(socket) })
+    })
+  }
+  track(fastify.server)
   fastify.addHook('onRequest', function trackRequest (request, reply, done) {
     const socket: TrackedSocket = request.raw.socket
     if (socket[kServing] !== undefined) socket[kServing]++

@@ -3,11 +3,13 @@
 // client address for failed authentication, so guessing keys is slow. An IPv6 client's budget
 // covers its whole /64 (@fastify/rate-limit's normalizeIP), not one budget per address in it.
 // The auth plugin asks these at the right moments: an address that has used up its budget is
-// refused before any JWT work. With REDIS_URL the counters are shared by all replicas, and local
-// while Redis is down (src/redis/rate-limit-store.ts).
+// refused before any JWT work, and before its API key is checked, so a right guess gets the same
+// 429 as a wrong one. With REDIS_URL the counters are shared by all replicas, and local while
+// Redis is down (src/redis/rate-limit-store.ts).
 import fp from 'fastify-plugin'
 import rateLimit, { normalizeIP } from '@fastify/rate-limit'
 import type { FastifyRequest } from 'fastify'
+import { LRUCache } from 'lru-cache'
 import { rateLimited, type AppError } from '../lib/errors.js'
 
 export interface Limits {
@@ -15,6 +17,11 @@ export interface Limits {
   caller (request: FastifyRequest, identity: string): Promise<AppError | undefined>
   /** Counts nothing; the 429 to answer when the address has used up its failed-authentication budget. */
   checkAddress (request: FastifyRequest): Promise<AppError | undefined>
+  /**
+   * Synchronous and in memory, for the API-key path: the 429 to answer when this replica has
+   * refused the address for using up its budget in the current window.
+   */
+  refusedAddress (request: FastifyRequest): AppError | undefined
   /** Counts one failed authentication of the address; the 429 to answer when that exceeds the budget. */
   countFailure (request: FastifyRequest): Promise<AppError | undefined>
 }
@@ -46,6 +53,15 @@ export default fp(async function rateLimitPlugin (fastify) {
   // on it, as a property (a WeakMap entry per request would cost the garbage collector more).
   const byCaller = fastify.createRateLimit({ max, timeWindow: windowMs, keyGenerator: (request) => (request as IdentityCarrier)[kIdentity] ?? 'none' })
   const byAddress = fastify.createRateLimit({ max, timeWindow: windowMs, keyGenerator: addressKey })
+  // The addresses this replica refused, each until its window ends (then the entry leaves). The
+  // API-key path asks on every request, so it is a synchronous lookup, and none at all while no
+  // address is refused. Another replica learns of a refusal at the address's first failure there,
+  // where the shared count is already over.
+  const refused = new LRUCache<string, true>({ max: 10_000, ttlAutopurge: true })
+  function refuse (request: FastifyRequest, ttl: number): AppError {
+    refused.set(addressKey(request), true, { ttl: Math.max(1, ttl) })
+    return rateLimited(ttl, max)
+  }
 
   fastify.decorate('limits', {
     async caller (request, identity) {
@@ -55,11 +71,16 @@ export default fp(async function rateLimitPlugin (fastify) {
     },
     async checkAddress (request) {
       const result = await byAddress(request, { increment: false })
-      return !result.isAllowed && result.remaining === 0 ? rateLimited(result.ttl, max) : undefined
+      return !result.isAllowed && result.remaining === 0 ? refuse(request, result.ttl) : undefined
+    },
+    refusedAddress (request) {
+      if (refused.size === 0) return undefined
+      const ttl = refused.getRemainingTTL(addressKey(request))
+      return ttl > 0 ? rateLimited(ttl, max) : undefined
     },
     async countFailure (request) {
       const result = await byAddress(request)
-      return !result.isAllowed && result.isExceeded ? rateLimited(result.ttl, max) : undefined
+      return !result.isAllowed && result.isExceeded ? refuse(request, result.ttl) : undefined
     }
   } satisfies Limits)
 }, { name: 'rate-limit', fastify: '5.x', dependencies: ['config', 'redis'] })

@@ -1,7 +1,8 @@
 // A @fastify/rate-limit store (the library's documented `store` interface: incr, read, child)
 // that counts in Redis, shared by all replicas, while Redis is up, and in this replica's memory
-// while it is down or a command fails. Keys are hashed before they reach Redis, so a copy of
-// Redis names no caller identity and no client address.
+// while it is down or a command fails. Keys are hashed (SHA-256, unkeyed) before they reach
+// Redis, so a copy of Redis names no caller identity or client address in clear, though it can
+// confirm a guessed one (docs/threat-model.md).
 //
 // Why not the library's own Redis store with `skipOnError: true`: skipOnError lets every request
 // through while Redis is down, which switches rate limiting (and with it the brake on key and JWT

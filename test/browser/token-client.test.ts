@@ -217,10 +217,11 @@ t.test('the token client in Chromium, against the service on another origin', { 
     const log = (await events('refresh')).filter((e): e is TokenEvent => e.type === 'token')
     t.ok(log.length >= 2, `${log.length} tokens`)
     const [get1, get2] = gets('refresh')
-    const deadline = (get1?.at ?? 0) + first.expires_in * 1000
+    t.ok(get2 !== undefined, 'the client asked the service again for the refresh')
+    // Only a lower bound, which a busy machine cannot break (it can only make timers late): that
+    // the schedule lands before expiry is tested with a fake clock in test/client/token-client.test.ts.
     const after = (get2?.at ?? 0) - (get1?.at ?? 0)
-    t.ok((get2?.at ?? Infinity) < deadline, `the refresh reached the service ${after} ms after the first request, before expires_in (${first.expires_in} s) ran out`)
-    t.ok(after >= 0.7 * first.expires_in * 1000, 'and not needlessly early (about 80 % of expires_in)')
+    t.ok(after >= 0.7 * first.expires_in * 1000, `not needlessly early: ${after} ms after the first request, for expires_in ${first.expires_in} s (the client plans 75 to 85 %)`)
     const second = log[1]?.token
     t.ok(second !== undefined && Date.parse(second.expires_at) > Date.parse(first.expires_at), 'a later expiry')
     t.ok(log.every((e) => provider.issued.includes(e.token.access_token)))

@@ -32,10 +32,6 @@ t.test('a key may contain colons; exactly 32 characters is long enough', async t
   t.same(problems(env(`a:${'x'.repeat(31)}`)), ['API_KEYS: entry 1 has a key of fewer than 32 characters'])
 })
 
-t.test('length counts characters, not UTF-16 units', async t => {
-  t.same(problems(env(`a:${'😀'.repeat(31)}`)), ['API_KEYS: entry 1 has a key of fewer than 32 characters'])
-})
-
 t.test('duplicate names are allowed (key rotation)', async t => {
   t.same(keys(`alice:${KEY_A},alice:${KEY_B}`).map(k => k.name), ['alice', 'alice'])
 })
@@ -54,8 +50,11 @@ t.test('malformed entries', async t => {
     [`al ice:${KEY_A}`, 'has an invalid name: use 1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit'],
     [`${'a'.repeat(65)}:${KEY_A}`, 'has an invalid name: use 1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit'],
     ['alice:short', 'has a key of fewer than 32 characters'],
-    [`alice:${KEY_A} ${KEY_B}`, 'has a key containing whitespace or control characters'],
-    [`alice:${KEY_A}\u0000`, 'has a key containing whitespace or control characters'],
+    [`alice:${KEY_A} ${KEY_B}`, 'has a key with characters other than printable ASCII without spaces'],
+    [`alice:${KEY_A}\u0000`, 'has a key with characters other than printable ASCII without spaces'],
+    // A header carries no such key unchanged, so it could never match: refused at startup instead.
+    [`alice:${'é'.repeat(40)}`, 'has a key with characters other than printable ASCII without spaces'],
+    [`alice:${'k'.repeat(513)}`, 'has a key of more than 512 characters'],
     ['alice:sha256:', 'has a sha256 form that is not exactly 64 hex digits'],
     [`alice:sha256:${'g'.repeat(64)}`, 'has a sha256 form that is not exactly 64 hex digits'],
     [`alice:sha256:${'a'.repeat(63)}`, 'has a sha256 form that is not exactly 64 hex digits'],
@@ -65,6 +64,8 @@ t.test('malformed entries', async t => {
     t.same(problems(env(`ok:${KEY_B},${entry}`)), [`API_KEYS: entry 2 ${expected}`], JSON.stringify(entry))
   }
   t.ok(keys(`${'a'.repeat(64)}:${KEY_A}`).length === 1, 'a 64-character name is fine')
+  t.equal(keys(`long:${'k'.repeat(512)}`).length, 1, 'a 512-character key is fine')
+  t.equal(keys(`symbols:${'!~#$%&*+/=?^{|}'.repeat(3)}`).length, 1, 'every printable ASCII character but space is allowed')
   t.ok(keys(`A1._-z:${KEY_A}`).length === 1, 'all the allowed name characters')
 })
 

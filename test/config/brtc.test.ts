@@ -58,6 +58,13 @@ t.test('refused: a plain-http BRTC_API_URL to a host that is not loopback', asyn
   }
 })
 
+t.test('BRTC_ACCOUNT_ID is decimal digits, as the Endpoints API requires', async (t) => {
+  for (const id of ['acct-9900000', '99_00', 'ABC', ' 9900000x']) {
+    t.same(problems({ ...MINIMAL, BRTC_ACCOUNT_ID: id }), ['BRTC_ACCOUNT_ID: must be a Bandwidth account id: 1 to 64 decimal digits'], JSON.stringify(id))
+  }
+  t.equal(loadConfig({ ...MINIMAL, BRTC_ACCOUNT_ID: '5500123' }).brtc?.accountId, '5500123')
+})
+
 t.test('bad values name the variable, never the value', async (t) => {
   const out = problems({
     ...MINIMAL,
@@ -67,7 +74,7 @@ t.test('bad values name the variable, never the value', async (t) => {
     BRTC_API_URL: 'https://user:pass@api.example.com/v2'
   })
   t.equal(out.length, 4)
-  t.match(out.join('\n'), /BRTC_ACCOUNT_ID: must be/)
+  t.match(out.join('\n'), /BRTC_ACCOUNT_ID: must be a Bandwidth account id: 1 to 64 decimal digits/)
   t.match(out.join('\n'), /BRTC_MAX_ENDPOINTS_PER_CALLER: must be an integer from 1 to 1000/)
   t.match(out.join('\n'), /BRTC_SWEEP_INTERVAL_SECONDS: must be an integer from 10 to 86400/)
   t.match(out.join('\n'), /BRTC_API_URL: must not contain credentials/)

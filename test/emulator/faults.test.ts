@@ -121,10 +121,9 @@ t.test('close() ends promptly with a hanging request in flight; then connections
   emu.setFault('bandwidth', { kind: 'hang' })
   const pending = requestToken(emu, 'bandwidth')
   await until(() => emu.requests('bandwidth') === 1)
-  const started = Date.now()
+  // close() resolves with the hung request still open (were it to wait, tap's timeout would end the test).
   await emu.close()
-  t.ok(Date.now() - started < 1000, `closed in ${Date.now() - started} ms`)
-  await t.rejects(pending, TypeError)
+  await t.rejects(pending, TypeError, 'the hung request is cut off')
   // "Connection refused" is modelled this way: nothing listens any more.
   await t.rejects(fetch(url, { method: 'POST' }), { cause: { code: 'ECONNREFUSED' } })
   await emu.close()

@@ -80,11 +80,10 @@ t.test('serves tokens for the env credentials; SIGTERM with a hanging request: e
   const pending = fetch(bandwidthTokenUrl, { method: 'POST', headers: form, body: 'grant_type=client_credentials' })
   pending.catch(() => {})
   await t.resolveMatch(fetch(`${url}/__emulator/stats`).then(async (r) => r.json()), { requests: { bandwidth: 2 } })
-  const started = Date.now()
+  // It exits with the hung request still open (were it to wait for it, tap's timeout would end the test).
   child.kill('SIGTERM')
   t.match(await exit, { code: 0, signal: null })
-  t.ok(Date.now() - started < 3000, 'stopped promptly')
-  await t.rejects(pending, TypeError)
+  await t.rejects(pending, TypeError, 'the hung request is cut off')
 })
 
 t.test('--port, EMULATOR_PORT, SIGINT, control routes switched off', async (t) => {

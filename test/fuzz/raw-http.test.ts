@@ -6,35 +6,11 @@
 // (default 250 cases here: an eighth of FUZZ_RUNS); FUZZ_SEED replays a run.
 import t from 'tap'
 import fc from 'fast-check'
-import { connect } from 'node:net'
 import { API_KEY, OTHER_KEY, build } from '../helpers/build.js'
+import { exchange } from '../helpers/net.js'
 
 const RUNS = Math.max(50, Math.round(Number(process.env.FUZZ_RUNS ?? 2000) / 8))
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED)
-/** Per exchange, in real time: the server answers or closes long before; this only bounds a hang. */
-const EXCHANGE_DEADLINE_MS = 10_000
-
-/** Sends bytes on a fresh connection and resolves to everything the server sent back. */
-async function exchange (port: number, bytes: Buffer): Promise<string> {
-  return await new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    const socket = connect({ host: '127.0.0.1', port })
-    const timer = setTimeout(() => { socket.destroy(new Error('no answer in time')) }, EXCHANGE_DEADLINE_MS)
-    socket.on('data', (c: Buffer) => chunks.push(c))
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer)
-      // The server may reset a connection it refused before we finished writing.
-      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') resolve(Buffer.concat(chunks).toString('latin1'))
-      else reject(err)
-    })
-    socket.on('close', () => {
-      clearTimeout(timer)
-      resolve(Buffer.concat(chunks).toString('latin1'))
-    })
-    socket.end(bytes)
-  })
-}
-
 t.test(`raw HTTP fuzz over a socket (${RUNS} cases)`, async (t) => {
   const { app } = await build(t, { env: { LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '1000000' }, noReady: true })
   await app.listen({ host: '127.0.0.1', port: 0 })

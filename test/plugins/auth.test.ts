@@ -109,3 +109,20 @@ t.test('forgetJwts (SIGHUP) drops the verified-JWT cache and the fetched JWKS', 
   t.equal(after.statusCode, 401, 'after forgetJwts the withdrawn key no longer verifies')
   t.equal(idp.fetchCount, fetches + 1, 'the JWKS was fetched again')
 })
+
+t.test('an address out of budget gets the same 429 for a right API key as for a wrong one', async (t) => {
+  const { app, logs } = await build(t, { env: { RATE_LIMIT_MAX: '3', API_KEYS: `alice:${ALICE_KEY}` } })
+  const wrong = { 'x-api-key': 'w'.repeat(40) }
+  const statuses: number[] = []
+  for (let i = 0; i < 4; i++) statuses.push((await app.inject({ url: '/token/webrtc', headers: wrong })).statusCode)
+  t.same(statuses, [401, 401, 401, 429], 'three failures use up the budget')
+  const right = await app.inject({ url: '/token/webrtc', headers: { 'x-api-key': ALICE_KEY } })
+  t.equal(right.statusCode, 429, 'the right key from that address is refused too: guessing learns nothing')
+  t.equal(right.json().code, 'RATE_LIMITED')
+  const retryAfter = Number(right.headers['retry-after'])
+  t.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`)
+  t.match(logs.at(-1), /"authFailure":"address_over_budget"/)
+  t.notMatch(logs.at(-1), /"caller"/, 'no caller is named for a refused address')
+  const elsewhere = await app.inject({ url: '/token/webrtc', headers: { 'x-api-key': ALICE_KEY }, remoteAddress: '10.1.2.3' })
+  t.equal(elsewhere.statusCode, 200, 'the key still works from another address')
+})

@@ -65,6 +65,8 @@ t.test('no secret, key, token or JWT in any log line, error body or header', asy
   t.ok(successes >= 3 && provider.issued.length >= 2, 'tokens were issued, so the scan has something to find')
   const logs = [...healthy.logs, ...broken.logs]
   t.ok(logs.length > 20, `${logs.length} log lines captured`)
+  t.equal(healthy.app.log.level, 'trace', 'the scan runs at trace, where the most is logged')
+  t.ok(logs.some((line) => (JSON.parse(line) as { level: number }).level < 30), 'and lines below info were captured')
   const needles = [
     BANDWIDTH_SECRET, GLOBAL_SECRET, API_KEY, OTHER_KEY, wrongKey,
     basic('bw-client', BANDWIDTH_SECRET), basic('gl-client', GLOBAL_SECRET),

@@ -5,26 +5,11 @@
 // contract's error shape with the security headers and a request id, the one log line carries
 // no raw bytes, and no credential appears in the logs in any encoding.
 import t from 'tap'
-import { connect } from 'node:net'
 import { API_KEY, build } from '../helpers/build.js'
+import { exchange } from '../helpers/net.js'
 import { createTestJwks } from '../helpers/jwks.js'
 import { findLeaks } from '../helpers/leak-scan.js'
 import { sample } from '../helpers/output.js'
-
-/** Sends bytes on a fresh connection; resolves to what came back when the server closes it. */
-async function exchange (port: number, bytes: string): Promise<string> {
-  return await new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    const socket = connect({ host: '127.0.0.1', port })
-    socket.on('data', (c: Buffer) => chunks.push(c))
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNRESET' || err.code === 'EPIPE') resolve(Buffer.concat(chunks).toString('latin1'))
-      else reject(err)
-    })
-    socket.on('close', () => { resolve(Buffer.concat(chunks).toString('latin1')) })
-    socket.write(bytes)
-  })
-}
 
 t.test('refused requests: contract replies, and no credential in any log form at trace', async (t) => {
   const idp = await createTestJwks()
@@ -35,6 +20,7 @@ t.test('refused requests: contract replies, and no credential in any log form at
     noReady: true
   })
   await app.listen({ host: '127.0.0.1', port: 0 })
+  t.equal(app.log.level, 'trace', 'at trace, where Fastify would have logged the raw bytes')
   const { port } = app.server.address() as { port: number }
   const jwt = await idp.sign({ sub: 'alice' })
   const credentials = `X-API-Key: ${API_KEY}\r\nAuthorization: Bearer ${jwt}\r\n`
