@@ -7,9 +7,9 @@ import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import type { UpstreamEmulator } from '../emulator/upstream-emulator.js'
-import { CREDS, startEmulator } from './helpers/emulator.js'
+import { CREDS, startEmulator, until } from './helpers/emulator.js'
 import { childEnv } from './helpers/child-env.js'
-import { freePort } from './helpers/net.js'
+import { exchange, freePort } from './helpers/net.js'
 
 function start (env: Record<string, string>): ChildProcessWithoutNullStreams {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { env: childEnv(env) })
@@ -77,15 +77,13 @@ t.test('SIGTERM drains: in-flight requests finish, exit 0 within 10 s', async (t
   t.equal((await fetch(`${base}/readyz`)).status, 200)
   t.equal((await fetch(`${base}/token/webrtc`, { headers: { 'x-api-key': key } })).status, 200)
 
-  const inflight = fetch(`${base}/token/webrtc?upstream=bandwidth`, { headers: { 'x-api-key': key } })
-    .then((r) => r.status, (err: Error) => err.message)
-  // Sequencing only (no timing is asserted): let the request reach the server first.
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  const inflight = await openSocket(base, `GET /token/webrtc?upstream=bandwidth HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\n\r\n`)
+  await readByService(base)
   child.kill('SIGTERM')
   const [code] = await once(child, 'exit') as [number | null]
   t.equal(code, 0, 'exit 0')
   t.match(output(), /"msg":"shutting down"/, 'the buffered log lines were written before the exit')
-  const status = await inflight
+  const status = statusOf(await inflight.answer)
   t.ok(status === 503 || status === 200, `the in-flight request got an HTTP answer (${String(status)}), not a reset`)
   await t.rejects(fetch(`${base}/readyz`), 'the listener is closed afterwards')
   t.notMatch(output(), key)
@@ -109,14 +107,34 @@ async function listening (env: Record<string, string>): Promise<{ child: ChildPr
   return { child, base, output: () => stdout }
 }
 
-/** A connection that stays open: it sends `bytes` (maybe nothing) and then waits. */
-async function openSocket (base: string, bytes: string): Promise<Socket> {
+/** A connection that stays open: it sends `bytes` (maybe nothing) and collects the answer until the server closes it. */
+async function openSocket (base: string, bytes: string): Promise<{ socket: Socket, answer: Promise<string> }> {
   const url = new URL(base)
   const socket = connect(Number(url.port), url.hostname)
-  await once(socket, 'connect')
-  if (bytes !== '') socket.write(bytes)
+  const chunks: Buffer[] = []
+  socket.on('data', (c: Buffer) => chunks.push(c))
   socket.on('error', () => {})
-  return socket
+  const answer = once(socket, 'close').then(() => Buffer.concat(chunks).toString('latin1'))
+  await once(socket, 'connect')
+  // Resolved once the kernel holds the bytes: on loopback, in the service's receive queue.
+  if (bytes !== '') await new Promise((resolve) => socket.write(bytes, resolve))
+  return { socket, answer }
+}
+
+/**
+ * Resolves once the service has read what every connection opened before holds, without
+ * assuming any timing: it accepts connections in order and reads each one's queued bytes no
+ * later than a connection accepted after it, so answering a fresh connection proves it.
+ */
+async function readByService (base: string): Promise<void> {
+  const reply = await exchange(Number(new URL(base).port), 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+  if (!reply.startsWith('HTTP/1.1 200 ')) throw new Error(`healthz answered ${reply.slice(0, 40)}`)
+}
+
+/** The status of a raw HTTP answer, or the empty answer of a reset connection. */
+function statusOf (answer: string): number | string {
+  const m = /^HTTP\/1\.1 (\d{3}) /.exec(answer)
+  return m === null ? `no HTTP answer (${answer.length} bytes)` : Number(m[1])
 }
 
 t.test('SIGTERM with an idle connection, a half-sent request and a hung provider: exit 0, the caller gets its 503', async (t) => {
@@ -128,22 +146,21 @@ t.test('SIGTERM with an idle connection, a half-sent request and a hung provider
   const { child, base } = await listening(serviceEnv(emulator, { API_KEYS: `ops:${key}`, UPSTREAM_TIMEOUT_MS: '60000' }))
   const idle = await openSocket(base, '')
   const halfSent = await openSocket(base, 'GET /token/webrtc HTTP/1.1\r\nHost: x\r\nX-API-Key: ')
-  const inflight = fetch(`${base}/token/webrtc`, { headers: { 'x-api-key': key } })
-    .then(async (r) => ({ status: r.status, body: await r.json() as { code?: string }, retryAfter: r.headers.get('retry-after') }), (err: Error) => err.message)
-  // Sequencing only (nothing is timed): the prewarm request is held by the provider, and the
-  // caller's request has had time to reach the service and join it, before the signal.
-  while (emulator.requests('global') < 1) await new Promise((resolve) => setTimeout(resolve, 20))
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  // The prewarm request is held by the provider before the caller's request is sent, so the
+  // caller joins it; the signal goes once the service has read the caller's request.
+  await until(() => emulator.requests('global') >= 1, 10_000)
+  const inflight = await openSocket(base, `GET /token/webrtc HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\n\r\n`)
+  await readByService(base)
   child.kill('SIGTERM')
   const [code] = await once(child, 'exit') as [number | null]
   t.equal(code, 0, 'exit 0: close-with-grace exits 1 past its 9 s budget')
-  const answer = await inflight
-  t.same(typeof answer === 'string' ? answer : [answer.status, answer.body.code], [503, 'UPSTREAM_UNAVAILABLE'], 'the in-flight caller gets its 503, not a reset')
-  t.ok(typeof answer !== 'string' && Number(answer.retryAfter) >= 1, 'with Retry-After')
-  t.ok(idle.destroyed || idle.readableEnded || await once(idle, 'close').then(() => true), 'the idle connection was closed by the server')
-  t.ok(halfSent.destroyed || halfSent.readableEnded || await once(halfSent, 'close').then(() => true), 'so was the half-sent one')
-  idle.destroy()
-  halfSent.destroy()
+  const answer = await inflight.answer
+  t.equal(statusOf(answer), 503, 'the in-flight caller gets its 503, not a reset')
+  t.match(answer, /\r\n\r\n\{"statusCode":503,"code":"UPSTREAM_UNAVAILABLE",/, 'with the contract\'s error body')
+  const retryAfter = /\r\nretry-after: (\d+)\r\n/i.exec(answer)?.[1]
+  t.ok(Number(retryAfter) >= 1, `with Retry-After (${String(retryAfter)})`)
+  t.equal(await idle.answer, '', 'the idle connection was closed without an answer')
+  t.equal(await halfSent.answer, '', 'so was the half-sent one')
 })
 
 t.test('METRICS_PORT: /metrics on that port only; the API port answers it 404; SIGTERM exits 0', async (t) => {
@@ -163,7 +180,7 @@ t.test('METRICS_PORT: /metrics on that port only; the API port answers it 404; S
   t.match(await onMetrics?.text(), /^# TYPE token_requests_total counter$/m)
   // A scraper's connection that never sends a byte must not hold the shutdown either.
   const idle = await openSocket(`http://127.0.0.1:${metricsPort}`, '')
-  t.teardown(() => { idle.destroy() })
+  t.teardown(() => { idle.socket.destroy() })
   child.kill('SIGTERM')
   const [code] = await once(child, 'exit') as [number | null]
   t.equal(code, 0, 'exit 0 with an idle connection to the metrics port open')
