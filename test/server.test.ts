@@ -114,7 +114,9 @@ async function openSocket (base: string, bytes: string): Promise<{ socket: Socke
   const chunks: Buffer[] = []
   socket.on('data', (c: Buffer) => chunks.push(c))
   socket.on('error', () => {})
-  const answer = once(socket, 'close').then(() => Buffer.concat(chunks).toString('latin1'))
+  // On 'close', which follows an 'error' too (events.once would reject on the error instead), so
+  // a reset shows as a short answer, never as an unhandled rejection.
+  const answer = new Promise<string>((resolve) => { socket.once('close', () => { resolve(Buffer.concat(chunks).toString('latin1')) }) })
   await once(socket, 'connect')
   // Resolved once the kernel holds the bytes: on loopback, in the service's receive queue.
   if (bytes !== '') await new Promise((resolve) => socket.write(bytes, resolve))
