@@ -9,6 +9,7 @@
 //   npm run demo                          # service on 127.0.0.1:8080 (a free port if 8080 is taken)
 //   npm run demo -- --port 0              # always a free port
 //   npm run demo -- --token-lifetime 40   # emulated tokens live 40 s: watch the page refresh
+//   npm run demo -- --rate-limit 60       # the service's default per-caller limit (the demo's is 1,000,000 a minute)
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -24,8 +25,24 @@ import { emulatorUpstreamEnv } from '../emulator/service-env.js'
 import { compileClient } from './build-client.js'
 import { startDemoPageServer } from '../demo/page-server.js'
 
-const { values } = parseArgs({ options: { port: { type: 'string', default: '8080' }, 'token-lifetime': { type: 'string' } } })
+// The demo's per-caller limit is high so that a load generator pointed at the demo with its
+// default options (autocannon: 100 connections, one caller) gets only 200s; `--rate-limit 60`
+// shows the service's default. The per-address limit on failed authentication is unchanged.
+const DEMO_RATE_LIMIT = '1000000'
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: '8080' },
+    'token-lifetime': { type: 'string' },
+    'rate-limit': { type: 'string', default: DEMO_RATE_LIMIT }
+  }
+})
 const wantedPort = Number(values.port)
+const rateLimit = values['rate-limit']
+if (!/^[1-9]\d{0,8}$/.test(rateLimit)) {
+  process.stderr.write('demo: --rate-limit must be a whole number of requests per caller per minute, from 1 to 999999999\n')
+  process.exit(1)
+}
 const tokenLifetime = values['token-lifetime'] === undefined ? undefined : Number(values['token-lifetime'])
 if (tokenLifetime !== undefined && !(Number.isInteger(tokenLifetime) && tokenLifetime > 31)) {
   process.stderr.write('demo: --token-lifetime must be whole seconds above 31 (the global upstream stops 30 s before expiry)\n')
@@ -54,6 +71,7 @@ const config = loadConfig({
   ...emulatorUpstreamEnv(emulator, credentials, { brtc: true }),
   BRTC_SWEEP_INTERVAL_SECONDS: '60',
   API_KEYS: `demo:${apiKey}`,
+  RATE_LIMIT_MAX: rateLimit,
   CORS_ORIGINS: page.origin
 })
 
@@ -102,6 +120,9 @@ process.stdout.write([
   'Open the demo page: a browser app on another origin using the token client:',
   '',
   `  ${page.url}`,
+  '',
+  `Each caller may make ${Number(rateLimit).toLocaleString('en-US')} requests a minute here, so a load generator gets only 200s`,
+  '(the service\'s default is 60; npm run demo -- --rate-limit 60 shows it).',
   '',
   'Press Ctrl+C to stop.',
   ''
