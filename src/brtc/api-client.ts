@@ -18,11 +18,10 @@ import type { UpstreamErrorClass } from '../lib/errors.js'
 import { discard, exchange, readJson } from '../lib/http.js'
 import { parseRetryAfter } from '../lib/retry-after.js'
 import { Secret } from '../lib/secret.js'
+import { RETRY_AFTER_CAP_MS } from '../token/backoff.js'
 
 export type BrtcOperation = 'create' | 'list' | 'get' | 'delete'
 
-/** The provider's Retry-After is honoured up to this (the contract's ceiling). */
-export const RETRY_AFTER_CAP_MS = 60_000
 /** A 429 without a usable Retry-After closes the operation this long. */
 export const DEFAULT_THROTTLE_MS = 1000
 /** Largest response body read: a page of 1000 endpoints is a few hundred KiB. */

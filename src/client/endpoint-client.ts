@@ -130,8 +130,6 @@ export interface EndpointClient {
 }
 
 export const DEFAULT_ENDPOINT_TIMEOUT_MS = 10_000
-/** A `Retry-After` is honoured up to this, so one bad header cannot park the app for days. */
-export const ENDPOINT_RETRY_AFTER_CAP_MS = 600_000
 
 interface BrowserGlobals {
   addEventListener?: PageHideTarget['addEventListener']
@@ -216,7 +214,7 @@ export function createEndpointClient (options: EndpointClientOptions): EndpointC
       const { response } = sent
       lastHeaders = sent.headers
       const { status } = response
-      if (status !== expected && !(method === 'DELETE' && status === 404)) throw errorOf(await problemOf(response, env.now(), ENDPOINT_RETRY_AFTER_CAP_MS))
+      if (status !== expected && !(method === 'DELETE' && status === 404)) throw errorOf(await problemOf(response, env.now()))
       if (method === 'DELETE') {
         await response.body?.cancel().catch(() => {})
         return { status, body: undefined }

@@ -5,6 +5,9 @@
 // message, the console or the app's logs.
 import { parseRetryAfter } from '../lib/retry-after.js'
 
+/** The service's `Retry-After` is honoured up to this, so one bad header cannot park the app for days. */
+export const RETRY_AFTER_CAP_MS = 600_000
+
 /** Why a request got no answer, or not the one it expected. */
 export type ServiceProblemCode =
   | 'UNAUTHORIZED' | 'REJECTED' | 'RATE_LIMITED' | 'UNAVAILABLE' | 'SERVER_ERROR'
@@ -68,15 +71,15 @@ export async function serviceCodeOf (response: Response): Promise<string | undef
   }
 }
 
-/** What an answer other than the expected one means; `Retry-After` (429, 503) capped at `retryAfterCapMs`. */
-export async function problemOf (response: Response, now: number, retryAfterCapMs: number): Promise<ServiceProblem> {
+/** What an answer other than the expected one means; `Retry-After` (429, 503) capped at RETRY_AFTER_CAP_MS. */
+export async function problemOf (response: Response, now: number): Promise<ServiceProblem> {
   const status = response.status
   const serviceCode = await serviceCodeOf(response)
   const message = `token service answered ${status}${serviceCode === undefined ? '' : ` (${serviceCode})`}`
   const problem = (code: ServiceProblemCode): ServiceProblem => ({ code, message, status, serviceCode })
   if (status === 401) return problem('UNAUTHORIZED')
   if (status === 429 || status === 503) {
-    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), now, retryAfterCapMs)
+    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), now, RETRY_AFTER_CAP_MS)
     return { ...problem(status === 429 ? 'RATE_LIMITED' : 'UNAVAILABLE'), retryAfterMs }
   }
   if (status >= 400 && status < 500) return problem('REJECTED')

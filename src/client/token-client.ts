@@ -11,12 +11,15 @@
 // `Retry-After` is read by the service's own parser (src/lib/retry-after.ts), bundled in by the build.
 // The module also offers the per-user endpoint client (endpoint-client.ts), re-exported below.
 import { parseRetryAfter as parseRetryAfterHeader } from '../lib/retry-after.js'
-import { lostProblem, problemOf, send, type ServiceProblem } from './service-reply.js'
+import { lostProblem, problemOf, RETRY_AFTER_CAP_MS, send, type ServiceProblem } from './service-reply.js'
+
+// Both clients honour the service's `Retry-After` up to this (10 minutes).
+export { RETRY_AFTER_CAP_MS } from './service-reply.js'
 
 // The per-user endpoint client is served in the same module (GET /client/token-client.js).
 export {
   createEndpointClient, EndpointClientError, parseEndpointList, parseEndpointToken,
-  DEFAULT_ENDPOINT_TIMEOUT_MS, ENDPOINT_RETRY_AFTER_CAP_MS
+  DEFAULT_ENDPOINT_TIMEOUT_MS
 } from './endpoint-client.js'
 export type {
   EndpointClient, EndpointClientEnv, EndpointClientErrorCode, EndpointClientHeaders, EndpointClientOptions,
@@ -149,8 +152,6 @@ export const MIN_REFRESH_DELAY_MS = 1000
 export const DEFAULT_TIMEOUT_MS = 10_000
 export const BACKOFF_BASE_MS = 1000
 export const BACKOFF_CAP_MS = 30_000
-/** A `Retry-After` is honoured up to this, so one bad header cannot park the client for days. */
-export const RETRY_AFTER_CAP_MS = 600_000
 
 interface BrowserGlobals {
   document?: VisibilityTarget
@@ -299,7 +300,7 @@ export function createTokenClient (options: TokenClientOptions): TokenClient {
     const sent = await send({ fetch: env.fetch, url: target, method: 'GET', headers: options.headers, signal, timeoutMs })
     if (!('response' in sent)) return sent
     const { response } = sent
-    if (response.status !== 200) return await problemOf(response, env.now(), RETRY_AFTER_CAP_MS)
+    if (response.status !== 200) return await problemOf(response, env.now())
     let body: unknown
     try {
       body = await response.json()

@@ -7,7 +7,7 @@ export const BACKOFF_BASE_MS = 1000
 export const BACKOFF_CAP_MS = 10_000
 /** Rejected credentials are a misconfiguration: retrying fast would only hammer the provider. */
 export const CREDENTIALS_RETRY_MS = 60_000
-/** A provider's `Retry-After` is honoured up to this, so one bad header cannot black an upstream out. */
+/** A provider's `Retry-After` (token and BRTC requests) is honoured up to this, so one bad header cannot black an upstream out. */
 export const RETRY_AFTER_CAP_MS = 60_000
 
 /**

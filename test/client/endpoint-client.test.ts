@@ -117,6 +117,8 @@ t.test('every status becomes its code, with the service code and Retry-After; ne
   }
   const { client } = setup(t, { respond: () => serviceError(503, 'UPSTREAM_UNAVAILABLE', { 'retry-after': '7' }) })
   t.match(await rejection(client.create()), { serviceCode: 'UPSTREAM_UNAVAILABLE', retryAfterMs: 7000, message: 'token service answered 503 (UPSTREAM_UNAVAILABLE)' })
+  const far = setup(t, { respond: () => serviceError(429, 'RATE_LIMITED', { 'retry-after': '99999999' }) })
+  t.equal((await rejection(far.client.create())).retryAfterMs, 600_000, 'a Retry-After is honoured up to 10 minutes, as by the token client')
   const list = setup(t, { respond: () => Response.json({ endpoints: [{ endpoint_id: 1 }] }) })
   t.equal((await rejection(list.client.list())).code, 'BAD_RESPONSE')
 })
