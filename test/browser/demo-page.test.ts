@@ -4,33 +4,21 @@
 // panel (per-user endpoint tokens, on in the demo) creates, lists and deletes endpoints, under
 // its strict CSP with no console errors. The screenshot is kept as test-artifacts/demo-page.png.
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdir, stat } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
-import { childEnv } from '../helpers/child-env.js'
+import { spawnDemo } from '../helpers/demo.js'
 import { browserSkipReason, launchChromium } from '../helpers/browser.js'
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
 
 t.test('npm run demo serves a page that shows the client at work', { skip: browserSkipReason() }, async (t) => {
   // 36 s tokens with the global upstream's 30 s margin: ~5 s usable, so a refresh within seconds.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', '--port', '0', '--token-lifetime', '36'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: childEnv()
-  })
-  const killTimer = setTimeout(() => child.kill('SIGKILL'), 60_000)
-  t.teardown(() => { clearTimeout(killTimer); if (child.exitCode === null) child.kill('SIGKILL') })
-
-  let out = ''
-  const printed = await new Promise<{ service: string, page: string }>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString()
-      const service = /curl -s -H 'X-API-Key: [^']+' (http:\/\/\S+)\/token\/webrtc/.exec(out)?.[1]
-      const page = /^ {2}(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(out)?.[1]
-      if (service !== undefined && page !== undefined) resolve({ service, page })
-    })
-    child.once('exit', (code) => { reject(new Error(`demo exited early with ${String(code)}`)) })
+  const { child, stdout, printed: printedBy } = spawnDemo(t, ['--token-lifetime', '36'], 60_000)
+  const printed = await printedBy((out) => {
+    const service = /curl -s -H 'X-API-Key: [^']+' (http:\/\/\S+)\/token\/webrtc/.exec(out)?.[1]
+    const page = /^ {2}(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(out)?.[1]
+    return service !== undefined && page !== undefined ? { service, page } : undefined
   })
   t.not(new URL(printed.page).origin, printed.service, 'the page has an origin of its own')
 
@@ -90,7 +78,7 @@ t.test('npm run demo serves a page that shows the client at work', { skip: brows
   const shot = `${ARTIFACTS}demo-page.png`
   await page.screenshot({ path: shot, fullPage: true })
   t.ok((await stat(shot)).size > 10_000, 'screenshot kept as test-artifacts/demo-page.png')
-  t.notMatch(out, /eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}/, 'the demo prints no token')
+  t.notMatch(stdout(), /eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]{8,}/, 'the demo prints no token')
 
   child.kill('SIGTERM')
   const [code] = await once(child, 'exit')
