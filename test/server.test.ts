@@ -5,11 +5,10 @@ import t from 'tap'
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
-import { connect, type Socket } from 'node:net'
 import type { UpstreamEmulator } from '../emulator/upstream-emulator.js'
 import { CREDS, startEmulator, until } from './helpers/emulator.js'
 import { childEnv } from './helpers/child-env.js'
-import { exchange, freePort } from './helpers/net.js'
+import { exchange, freePort, openConnection, type Connection } from './helpers/net.js'
 
 function start (env: Record<string, string>): ChildProcessWithoutNullStreams {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { env: childEnv(env) })
@@ -107,20 +106,9 @@ async function listening (env: Record<string, string>): Promise<{ child: ChildPr
   return { child, base, output: () => stdout }
 }
 
-/** A connection that stays open: it sends `bytes` (maybe nothing) and collects the answer until the server closes it. */
-async function openSocket (base: string, bytes: string): Promise<{ socket: Socket, answer: Promise<string> }> {
-  const url = new URL(base)
-  const socket = connect(Number(url.port), url.hostname)
-  const chunks: Buffer[] = []
-  socket.on('data', (c: Buffer) => chunks.push(c))
-  socket.on('error', () => {})
-  // On 'close', which follows an 'error' too (events.once would reject on the error instead), so
-  // a reset shows as a short answer, never as an unhandled rejection.
-  const answer = new Promise<string>((resolve) => { socket.once('close', () => { resolve(Buffer.concat(chunks).toString('latin1')) }) })
-  await once(socket, 'connect')
-  // Resolved once the kernel holds the bytes: on loopback, in the service's receive queue.
-  if (bytes !== '') await new Promise((resolve) => socket.write(bytes, resolve))
-  return { socket, answer }
+/** A connection to the service at `base` that sends `bytes` (maybe nothing) and stays open. */
+async function openSocket (base: string, bytes: string): Promise<Connection> {
+  return await openConnection(Number(new URL(base).port), bytes)
 }
 
 /**
