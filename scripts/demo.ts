@@ -109,11 +109,11 @@ process.once('SIGTERM', onSignal)
 process.stdout.write([
   '',
   'Demo running: the token service on ' + url + ', the provider emulator on ' + emulator.url,
-  'Get a WebRTC token (global upstream by default; add ?upstream=bandwidth for the other):',
+  'Get a WebRTC token from the global upstream (the bandwidth upstream\'s account-wide token stays on the server):',
   '',
   `  curl -s -H 'X-API-Key: ${apiKey}' ${url}/token/webrtc`,
   '',
-  'Or a per-user endpoint token (the account token stays on the server); list and delete with GET and DELETE:',
+  'Or a per-user endpoint token, made with that account token; list and delete with GET and DELETE:',
   '',
   `  curl -s -X POST -H 'X-API-Key: ${apiKey}' ${url}/endpoints/webrtc`,
   '',

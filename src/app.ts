@@ -25,7 +25,7 @@ import clientRoute, { type ClientRouteOptions } from './routes/client.js'
 
 export interface AppOptions {
   config: Config
-  /** Re-read the `*_FILE` files while running (src/server.ts passes process.env). */
+  /** Re-read the `*_FILE` files while running (src/server.ts passes its startup environment and reads). */
   reload?: ConfigPluginOptions['reload']
   /** Test and integration seams; production passes none. */
   tokens?: TokensPluginOptions

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto'
 import { compile } from '@fastify/proxy-addr'
 import { LogController } from 'fastify'
 import pino from 'pino'
-import type { FastifyError, FastifyServerOptions, FastifyReply, FastifyRequest, RawServerDefault } from 'fastify'
+import type { FastifyError, FastifyHttpOptions, FastifyReply, FastifyRequest, RawServerDefault } from 'fastify'
 import type { Socket } from 'node:net'
 import type { Config, TrustProxy } from './config/types.js'
 import { logSafeCode } from './lib/errors.js'
@@ -127,7 +127,7 @@ export function proxyTrust (trustProxy: Exclude<TrustProxy, false>): ProxyTrust 
 }
 
 /** `stream`: where log lines go (default stdout, one synchronous write per line). */
-export function serverOptions (config: Config, stream?: pino.DestinationStream): FastifyServerOptions<RawServerDefault> {
+export function serverOptions (config: Config, stream?: pino.DestinationStream): FastifyHttpOptions<RawServerDefault> {
   const trust = config.trustProxy === false ? undefined : proxyTrust(config.trustProxy)
   return {
     logger: {
@@ -160,8 +160,10 @@ export function serverOptions (config: Config, stream?: pino.DestinationStream):
       // With METRICS_PORT, routes can be kept to one listener (no cost per request without it).
       ...(config.metricsPort !== undefined && { constraints: { listener: listenerConstraint } })
     },
-    // Receiving a request (head and body) takes at most this; a slow or stalled client gets a 408.
+    // Receiving a request (head and body) takes at most this; a slow or stalled client gets a 408,
+    // within a second of it: Node looks for such requests every connectionsCheckingInterval.
     requestTimeout: SHUTDOWN_BUDGET_MS - 1000,
+    http: { connectionsCheckingInterval: 1000 },
     // A connection idle mid-request (waiting on the provider or the JWKS) outlives the longest wait.
     connectionTimeout: config.upstreamTimeoutMs + 15_000,
     // Longer than the 60 s idle timeout of common load balancers, so they close first.

@@ -5,14 +5,13 @@
 import { once } from 'node:events'
 import Fastify from 'fastify'
 import closeWithGrace from 'close-with-grace'
-import { loadConfig, ConfigError } from './config/load-config.js'
-import type { Config } from './config/types.js'
+import { loadStartup, ConfigError, type Startup } from './config/load-config.js'
 import { serverOptions, SHUTDOWN_BUDGET_MS, stdoutLogDestination } from './server-options.js'
 import app from './app.js'
 
-function configOrExit (): Config {
+function startupOrExit (): Startup {
   try {
-    return loadConfig(process.env)
+    return loadStartup()
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const problem of err.problems) process.stderr.write(`config error: ${problem}\n`)
@@ -22,19 +21,22 @@ function configOrExit (): Config {
   }
 }
 
-const config = configOrExit()
+const { config, env, reads } = startupOrExit()
 const logs = stdoutLogDestination()
 // Whatever ends the process (close-with-grace's exit after a drain or a fatal error), the lines
 // still buffered are written first.
 process.once('exit', () => { logs.close() })
 const fastify = Fastify(serverOptions(config, logs.stream))
-await fastify.register(app, { config, reload: { env: { ...process.env } } })
+await fastify.register(app, { config, reload: { env, reads } })
 
 closeWithGrace({
   delay: SHUTDOWN_BUDGET_MS,
   // SIGHUP reloads (below); it is not a stop signal here.
   skip: ['SIGHUP'],
-  logger: { error: (message: unknown) => { fastify.log.error({ detail: String(message) }, 'shutdown') } }
+  // close-with-grace's own lines are fixed texts ('second SIGTERM, exiting', a timeout).
+  logger: { error: (message: unknown) => { fastify.log.error({ detail: String(message) }, 'shutdown') } },
+  // An error: through the `err` serializer, which never logs its message.
+  onSecondError: (err: unknown) => { fastify.log.error({ err }, 'second error during shutdown, exiting') }
 }, async function shutdown ({ signal, err }) {
   if (err !== undefined) fastify.log.error({ err }, 'shutting down after an error')
   else fastify.log.info({ signal }, 'shutting down')

@@ -6,7 +6,8 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
 import type { UpstreamEmulator } from '../emulator/upstream-emulator.js'
-import { CREDS, startEmulator, until } from './helpers/emulator.js'
+import { CREDS, startEmulator } from './helpers/emulator.js'
+import { eventually } from './helpers/eventually.js'
 import { childEnv } from './helpers/child-env.js'
 import { exchange, freePort, openConnection, type Connection } from './helpers/net.js'
 
@@ -138,7 +139,7 @@ t.test('SIGTERM with an idle connection, a half-sent request and a hung provider
   const halfSent = await openSocket(base, 'GET /token/webrtc HTTP/1.1\r\nHost: x\r\nX-API-Key: ')
   // The prewarm request is held by the provider before the caller's request is sent, so the
   // caller joins it; the signal goes once the service has read the caller's request.
-  await until(() => emulator.requests('global') >= 1, 10_000)
+  await eventually(() => emulator.requests('global') >= 1, 'the prewarm request reached the provider')
   const inflight = await openSocket(base, `GET /token/webrtc HTTP/1.1\r\nHost: x\r\nX-API-Key: ${key}\r\n\r\n`)
   await readByService(base)
   child.kill('SIGTERM')

@@ -18,6 +18,7 @@ import type { UpstreamErrorClass } from '../lib/errors.js'
 import { discard, exchange, readJson } from '../lib/http.js'
 import { parseRetryAfter } from '../lib/retry-after.js'
 import { Secret } from '../lib/secret.js'
+import { isRecord } from '../lib/values.js'
 import { RETRY_AFTER_CAP_MS } from '../token/backoff.js'
 
 export type BrtcOperation = 'create' | 'list' | 'get' | 'delete'
@@ -91,14 +92,13 @@ export interface CreateRequest {
 
 interface Answer { status: number, body: unknown }
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
-
 /** An endpoint of a create, get or list answer, or undefined when it lacks what the service needs. */
 export function parseEndpoint (value: unknown): BrtcEndpoint | undefined {
   if (!isRecord(value)) return undefined
   const { endpointId, status, expirationTimestamp, tag } = value
-  if (typeof endpointId !== 'string' || endpointId === '' || endpointId.length > 200) return undefined
+  // Letters, digits and dashes only: the id goes into a DELETE's path, where a `.` or `..`
+  // segment (which percent-encoding leaves as it is) would name another resource.
+  if (typeof endpointId !== 'string' || !/^[A-Za-z0-9-]{1,200}$/.test(endpointId)) return undefined
   if (typeof expirationTimestamp !== 'string') return undefined
   const expiresAtMs = Date.parse(expirationTimestamp)
   if (Number.isNaN(expiresAtMs)) return undefined
@@ -130,6 +130,8 @@ export class BrtcApiClient {
   readonly #pageLimit: number
   /** Per operation: monotonic ms before which a provider 429 asked us not to call again. */
   readonly #throttledUntil: Record<BrtcOperation, number> = { create: 0, list: 0, get: 0, delete: 0 }
+  /** Aborted by close(): every call in flight ends, and every later one fails at once. */
+  readonly #closing = new AbortController()
 
   constructor (opts: BrtcApiClientOptions) {
     if (!(opts.timeoutMs > 0)) throw new RangeError('timeoutMs must be positive')
@@ -140,6 +142,11 @@ export class BrtcApiClient {
     this.#clock = opts.clock ?? systemClock
     this.#pageLimit = opts.pageLimit ?? PAGE_LIMIT
     if (!(this.#pageLimit >= 1 && this.#pageLimit <= PAGE_LIMIT)) throw new RangeError(`pageLimit must be from 1 to ${PAGE_LIMIT}`)
+  }
+
+  /** Shutting down: calls waiting on the provider end now (their callers get a 503), and no new one starts. */
+  close (): void {
+    this.#closing.abort()
   }
 
   /** POST: a WEBRTC, BIDIRECTIONAL endpoint with this tag. */
@@ -199,6 +206,7 @@ export class BrtcApiClient {
 
   /** One request: the account token, a timeout on the injected clock, a bounded body, classified failures. */
   async #call (operation: BrtcOperation, method: string, url: string, signal: AbortSignal | undefined, body?: string, notFoundIsAnswer = false): Promise<Answer> {
+    if (this.#closing.signal.aborted) throw new BrtcApiError(operation, 'network', 'shutting down; not called')
     const waitMs = this.#throttledUntil[operation] - this.#clock.monotonic()
     if (waitMs > 0) throw new BrtcApiError(operation, 'throttled', 'throttled by the provider; not called again yet', { retryAfterMs: waitMs })
     const token = await this.#accessToken()
@@ -216,7 +224,7 @@ export class BrtcApiClient {
       },
       timeoutMs: this.#timeoutMs,
       clock: this.#clock,
-      signal
+      signal: signal === undefined ? this.#closing.signal : AbortSignal.any([signal, this.#closing.signal])
     }, async (res) => await this.#read(operation, res, notFoundIsAnswer),
     (err) => err instanceof BrtcApiError,
     ({ errorClass, message }) => new BrtcApiError(operation, errorClass, message))

@@ -11,7 +11,8 @@
 // carry statuses and codes, never a response body). Only endpoint ids are held. No retries of
 // its own: creating is the app's decision; errors say when a retry may succeed (`retryAfterMs`).
 // Bundled into the served /client/token-client.js module (re-exported by token-client.ts).
-import { lostProblem, problemOf, send, type ServiceProblem } from './service-reply.js'
+import { isRecord } from '../lib/values.js'
+import { browserBasics, lostProblem, problemOf, send, type BrowserBasics, type ServiceProblem } from './service-reply.js'
 
 /** A created endpoint as POST /endpoints/webrtc returns it. Frozen. */
 export interface EndpointToken {
@@ -88,15 +89,8 @@ export interface PageHideTarget {
 }
 
 /** Everything the client takes from its environment; the defaults are the browser's. */
-export interface EndpointClientEnv {
-  fetch: (url: string, init: RequestInit) => Promise<Response>
-  /** Wall clock, ms since the epoch. */
-  now: () => number
-  setTimeout: (callback: () => void, ms: number) => unknown
-  clearTimeout: (handle: unknown) => void
+export interface EndpointClientEnv extends BrowserBasics {
   window: PageHideTarget | undefined
-  /** Base for a relative `url` (the page's location). */
-  baseUrl: string | undefined
 }
 
 export interface EndpointClientOptions {
@@ -131,26 +125,10 @@ export interface EndpointClient {
 
 export const DEFAULT_ENDPOINT_TIMEOUT_MS = 10_000
 
-interface BrowserGlobals {
-  addEventListener?: PageHideTarget['addEventListener']
-  location?: { href: string }
-}
-
 function browserEnv (): EndpointClientEnv {
-  const g = globalThis as unknown as BrowserGlobals
-  return {
-    // Wrapped: fetch and the timers throw "Illegal invocation" when called as methods of another object.
-    fetch: async (url, init) => await globalThis.fetch(url, init),
-    now: () => Date.now(),
-    setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
-    clearTimeout: (handle) => { globalThis.clearTimeout(handle as ReturnType<typeof globalThis.setTimeout>) },
-    window: g.addEventListener === undefined ? undefined : g as PageHideTarget,
-    baseUrl: g.location?.href
-  }
+  const g = globalThis as unknown as { addEventListener?: PageHideTarget['addEventListener'] }
+  return { ...browserBasics(), window: g.addEventListener === undefined ? undefined : g as PageHideTarget }
 }
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /** The contract fields of a create reply, or undefined when it is not one. */
 export function parseEndpointToken (body: unknown): EndpointToken | undefined {

@@ -1,5 +1,5 @@
 // One request from the browser clients (token-client.ts, endpoint-client.ts) to the token
-// service, and what its answers mean. Credentials go in headers only, never cookies, and the
+// service, what its answers mean, and what both clients take from the browser. Credentials go in headers only, never cookies, and the
 // request is neither cached nor redirected. Of an error reply only the machine-readable `code` is
 // read, never the body itself, so nothing the service or a proxy put in a body can reach an error
 // message, the console or the app's logs.
@@ -7,6 +7,30 @@ import { parseRetryAfter } from '../lib/retry-after.js'
 
 /** The service's `Retry-After` is honoured up to this, so one bad header cannot park the app for days. */
 export const RETRY_AFTER_CAP_MS = 600_000
+
+/** What both clients take from the browser: fetch, the wall clock, timers and the page's location. */
+export interface BrowserBasics {
+  fetch: (url: string, init: RequestInit) => Promise<Response>
+  /** Wall clock, ms since the epoch. */
+  now: () => number
+  setTimeout: (callback: () => void, ms: number) => unknown
+  clearTimeout: (handle: unknown) => void
+  /** Base for a relative `url` (the page's location). */
+  baseUrl: string | undefined
+}
+
+/** The browser's own, for the clients' default environments. */
+export function browserBasics (): BrowserBasics {
+  const g = globalThis as unknown as { location?: { href: string } }
+  return {
+    // Wrapped: fetch and the timers throw "Illegal invocation" when called as methods of another object.
+    fetch: async (url, init) => await globalThis.fetch(url, init),
+    now: () => Date.now(),
+    setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
+    clearTimeout: (handle) => { globalThis.clearTimeout(handle as ReturnType<typeof globalThis.setTimeout>) },
+    baseUrl: g.location?.href
+  }
+}
 
 /** Why a request got no answer, or not the one it expected. */
 export type ServiceProblemCode =

@@ -11,7 +11,8 @@
 // `Retry-After` is read by the service's own parser (src/lib/retry-after.ts), bundled in by the build.
 // The module also offers the per-user endpoint client (endpoint-client.ts), re-exported below.
 import { parseRetryAfter as parseRetryAfterHeader } from '../lib/retry-after.js'
-import { lostProblem, problemOf, RETRY_AFTER_CAP_MS, send, type ServiceProblem } from './service-reply.js'
+import { clampUnit, MAX_TIMER_MS, noop } from '../lib/values.js'
+import { browserBasics, lostProblem, problemOf, RETRY_AFTER_CAP_MS, send, type BrowserBasics, type ServiceProblem } from './service-reply.js'
 
 // Both clients honour the service's `Retry-After` up to this (10 minutes).
 export { RETRY_AFTER_CAP_MS } from './service-reply.js'
@@ -98,20 +99,13 @@ export interface VisibilityTarget extends ListenerTarget {
 }
 
 /** Everything the client takes from its environment; the defaults are the browser's. */
-export interface TokenClientEnv {
-  fetch: (url: string, init: RequestInit) => Promise<Response>
-  /** Wall clock, ms since the epoch. */
-  now: () => number
-  setTimeout: (callback: () => void, ms: number) => unknown
-  clearTimeout: (handle: unknown) => void
+export interface TokenClientEnv extends BrowserBasics {
   /** In [0, 1). */
   random: () => number
   /** Receives exceptions thrown by `onToken` and `onError`, which must not break the client. */
   reportError: (error: unknown) => void
   document: VisibilityTarget | undefined
   window: ListenerTarget | undefined
-  /** Base for a relative `url` (the page's location). */
-  baseUrl: string | undefined
 }
 
 export interface TokenClientOptions {
@@ -141,8 +135,6 @@ export interface TokenClient {
   stop: () => void
 }
 
-/** Longest delay setTimeout honours; browsers treat anything larger as 0. */
-export const MAX_TIMER_MS = 2 ** 31 - 1
 /** The next fetch happens at this fraction of `expires_in`, spread by jitter... */
 export const REFRESH_AT = 0.8
 /** ...of plus or minus this much, so many tabs do not refresh in lockstep. */
@@ -156,34 +148,25 @@ export const BACKOFF_CAP_MS = 30_000
 interface BrowserGlobals {
   document?: VisibilityTarget
   addEventListener?: ListenerTarget['addEventListener']
-  location?: { href: string }
   reportError?: (error: unknown) => void
 }
 
 function browserEnv (): TokenClientEnv {
   const g = globalThis as unknown as BrowserGlobals
   return {
-    // Wrapped: fetch and the timers throw "Illegal invocation" when called as methods of another object.
-    fetch: async (url, init) => await globalThis.fetch(url, init),
-    now: () => Date.now(),
-    setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
-    clearTimeout: (handle) => { globalThis.clearTimeout(handle as ReturnType<typeof globalThis.setTimeout>) },
+    ...browserBasics(),
     random: () => Math.random(),
     reportError: (error) => {
       if (g.reportError !== undefined) g.reportError(error)
       else queueMicrotask(() => { throw error })
     },
     document: g.document,
-    window: g.addEventListener === undefined ? undefined : g as ListenerTarget,
-    baseUrl: g.location?.href
+    window: g.addEventListener === undefined ? undefined : g as ListenerTarget
   }
 }
 
 /** A failed attempt, before the retry decision turns it into a TokenClientError. */
 type Problem = ServiceProblem
-
-const unit = (value: number): number => (value >= 0 ? Math.min(value, 1) : 0)
-const noop = (): void => {}
 
 /** `Retry-After` (delta-seconds or HTTP-date) in ms from `now`, capped; undefined when absent or invalid. */
 export function parseRetryAfter (value: string | null, now: number): number | undefined {
@@ -318,7 +301,7 @@ export function createTokenClient (options: TokenClientOptions): TokenClient {
     // `expires_in`, so a skewed device clock can neither cause a refetch loop nor overuse a token.
     const lifetimeMs = fresh.expires_in * 1000
     deadline = startedAt + lifetimeMs
-    const fraction = REFRESH_AT + REFRESH_JITTER * (2 * unit(env.random()) - 1)
+    const fraction = REFRESH_AT + REFRESH_JITTER * (2 * clampUnit(env.random()) - 1)
     refreshAt = Math.max(startedAt + lifetimeMs * fraction, env.now() + MIN_REFRESH_DELAY_MS)
     arm(refreshAt)
     safely(() => { options.onToken(fresh) })
@@ -334,9 +317,9 @@ export function createTokenClient (options: TokenClientOptions): TokenClient {
     } else {
       failures++
       const exponent = Math.min(failures - 1, 10)
-      const delay = Math.min(BACKOFF_BASE_MS * 2 ** exponent, BACKOFF_CAP_MS) * (0.8 + 0.4 * unit(env.random()))
+      const delay = Math.min(BACKOFF_BASE_MS * 2 ** exponent, BACKOFF_CAP_MS) * (0.8 + 0.4 * clampUnit(env.random()))
       // Retry-After is a floor; the jitter on top keeps many clients from retrying in lockstep.
-      retryInMs = Math.round(Math.max(delay, (problem.retryAfterMs ?? 0) * (1 + 0.2 * unit(env.random()))))
+      retryInMs = Math.round(Math.max(delay, (problem.retryAfterMs ?? 0) * (1 + 0.2 * clampUnit(env.random()))))
       backoff = { until: env.now() + retryInMs, problem, fromServer: problem.retryAfterMs !== undefined }
       arm(backoff.until)
     }

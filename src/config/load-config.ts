@@ -1,5 +1,5 @@
 // Loads the Config at startup: reads the files the `*_FILE` variables name, then parses (the pure
-// parseConfig). Throws one ConfigError carrying every problem, each naming a variable and never a
+// parseConfig). `loadStartup` is the one reader of process.env. Throws one ConfigError carrying every problem, each naming a variable and never a
 // value, so that startup fails fast with the whole list at once.
 import { readFileSync } from 'node:fs'
 import { logSafeCode } from '../lib/errors.js'
@@ -44,7 +44,26 @@ export function readSecretFiles (env: Readonly<Record<string, string | undefined
 }
 
 export function loadConfig (env: Readonly<Record<string, string | undefined>>, deps: LoadConfigDeps = {}): Config {
-  const result = parseConfig(env, readSecretFiles(env, deps.readFile))
+  return parsedOrThrow(env, readSecretFiles(env, deps.readFile))
+}
+
+export interface Startup {
+  config: Config
+  /** The environment the service started with: it names the files a reload re-reads. */
+  env: Readonly<Record<string, string | undefined>>
+  /** What the files read when `config` was parsed, so a reload compares against exactly that. */
+  reads: SecretFileReads
+}
+
+/** The service's own start: a snapshot of process.env, the files it names, and the Config parsed from them. */
+export function loadStartup (): Startup {
+  const env = { ...process.env }
+  const reads = readSecretFiles(env)
+  return { config: parsedOrThrow(env, reads), env, reads }
+}
+
+function parsedOrThrow (env: Readonly<Record<string, string | undefined>>, reads: SecretFileReads): Config {
+  const result = parseConfig(env, reads)
   if (!result.ok) throw new ConfigError(result.problems)
   return result.config
 }

@@ -153,6 +153,7 @@ export function parseConfig (env: Readonly<Record<string, string | undefined>>, 
       logLevel: value('LOG_LEVEL'),
       upstreams,
       defaultUpstream,
+      tokenUpstreams: upstreams.map(u => u.id).filter(id => brtc === undefined || id !== 'bandwidth'),
       tokenRefreshAt: value('TOKEN_REFRESH_AT'),
       upstreamTimeoutMs: value('UPSTREAM_TIMEOUT_MS'),
       apiKeys,
@@ -267,6 +268,11 @@ function readBrtc (vars: Variables, upstreams: readonly UpstreamConfig[]): BrtcC
   if (!vars.has('BRTC_ACCOUNT_ID')) return undefined
   if (!upstreams.some(u => u.id === 'bandwidth') && !vars.has('BANDWIDTH_CLIENT_ID')) {
     vars.problem('BRTC_ACCOUNT_ID', 'requires the bandwidth upstream, whose token authorises the Endpoints API: set BANDWIDTH_CLIENT_ID and BANDWIDTH_CLIENT_SECRET')
+  }
+  // In this mode the bandwidth token is account-wide and never handed out, so it cannot be the
+  // default of /token/webrtc.
+  if (vars.get('DEFAULT_UPSTREAM') === 'bandwidth') {
+    vars.problem('DEFAULT_UPSTREAM', 'must not be bandwidth when BRTC_ACCOUNT_ID is set: the bandwidth token is account-wide and stays on the server (name global, or use /endpoints/webrtc)')
   }
   const max = vars.get('BRTC_MAX_ENDPOINTS_PER_CALLER')
   const sweep = vars.get('BRTC_SWEEP_INTERVAL_SECONDS')

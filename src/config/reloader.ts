@@ -2,9 +2,11 @@
 // secrets and revoke API keys without a restart. Each check reads every such file; when one
 // differs from what is in force, it is read again a moment later and taken only if it reads the
 // same (a writer may be half-way through an in-place rewrite), then the whole configuration is
-// parsed again by the pure parseConfig. A valid result replaces the configuration; an invalid one
-// changes nothing and is reported once, and the variables stay `stale` until a valid file
-// arrives. Following the path each time sees both an in-place rewrite and the Kubernetes Secret
+// parsed again by the pure parseConfig. A valid result replaces the configuration. When it is
+// invalid, each changed credential (a client id with its secret, the API keys, the Redis URL) is
+// tried alone on top of what is in force: the valid ones are taken, so a bad secret file never
+// holds back the revocation of a leaked key; the invalid ones change nothing, are reported once,
+// and stay `stale` until a valid file arrives. Following the path each time sees both an in-place rewrite and the Kubernetes Secret
 // volume layout (a `..data` symlink swapped atomically). Values given directly as environment
 // variables are read once, at startup, and never change.
 //
@@ -21,13 +23,18 @@ export type ReloadResult =
   /** A file was still changing between two reads; the next check looks again. */
   | { outcome: 'unsettled' }
   | { outcome: 'reloaded', changed: FileVariable[] }
+  /** Nothing changed: every changed file was refused. */
   | { outcome: 'rejected', variables: string[], problems: string[] }
+  /** Some changed files were taken (`changed`), others refused (`variables`, `<NAME>_FILE`). */
+  | { outcome: 'partial', changed: FileVariable[], variables: string[], problems: string[] }
 
 export interface ConfigReloaderOptions {
   /** The environment the service started with: it names the files. */
   env: Readonly<Record<string, string | undefined>>
   /** The configuration in force at startup. */
   initial: Config
+  /** What the files read when `initial` was parsed; read now when absent. */
+  reads?: SecretFileReads
   readFile?: ReadFile
   clock?: Clock
   /** How long a changed file must read the same before it is taken. */
@@ -64,7 +71,7 @@ export class ConfigReloader extends EventEmitter<{ reloaded: [Config, FileVariab
     this.#clock = opts.clock ?? systemClock
     this.#settleMs = opts.settleMs ?? DEFAULT_SETTLE_MS
     this.#config = opts.initial
-    this.#applied = this.#read()
+    this.#applied = opts.reads ?? this.#read()
   }
 
   get config (): Config {
@@ -121,20 +128,63 @@ export class ConfigReloader extends EventEmitter<{ reloaded: [Config, FileVariab
     const reads = this.#read()
     if (changed.some((name) => fingerprint(reads, name) !== fingerprint(first, name))) return { outcome: 'unsettled' }
 
-    const result = parseConfig(this.#env, reads)
-    if (!result.ok) {
-      const variables = changed.map((name) => `${name}_FILE`)
-      const repeated = this.#rejected !== undefined && changed.every((name) => fingerprint(reads, name) === fingerprint(this.#rejected as SecretFileReads, name))
-      this.#stale = variables
-      this.#rejected = reads
-      if (!repeated) this.emit('rejected', result.problems, variables)
-      return { outcome: 'rejected', variables, problems: result.problems }
+    const whole = parseConfig(this.#env, reads)
+    if (whole.ok) return this.#take(whole.config, reads, changed)
+
+    const taken: FileVariable[] = []
+    const refused: FileVariable[] = []
+    const problems: string[] = []
+    for (const group of byCredential(changed)) {
+      const alone = parseConfig(this.#env, this.#onApplied(reads, group))
+      if (alone.ok) taken.push(...group)
+      else {
+        refused.push(...group)
+        problems.push(...alone.problems)
+      }
     }
-    this.#config = result.config
-    this.#applied = reads
+    const applied = this.#onApplied(reads, taken)
+    const partial = taken.length > 0 ? parseConfig(this.#env, applied) : undefined
+    // Credentials are checked independently, so the valid ones parse together; if they ever did
+    // not, nothing is taken.
+    if (partial?.ok !== true) return this.#refuse(reads, changed, whole.problems)
+    this.#take(partial.config, applied, taken)
+    this.#refuse(reads, refused, problems)
+    return { outcome: 'partial', changed: taken, variables: refused.map((name) => `${name}_FILE`), problems }
+  }
+
+  /** What is in force, with the new reads of `names`. */
+  #onApplied (reads: SecretFileReads, names: readonly FileVariable[]): SecretFileReads {
+    const merged = { ...this.#applied }
+    for (const name of names) merged[name] = reads[name]
+    return merged
+  }
+
+  #take (config: Config, applied: SecretFileReads, changed: FileVariable[]): ReloadResult {
+    this.#config = config
+    this.#applied = applied
     this.#stale = []
     this.#rejected = undefined
-    this.emit('reloaded', result.config, changed)
+    this.emit('reloaded', config, changed)
     return { outcome: 'reloaded', changed }
   }
+
+  #refuse (reads: SecretFileReads, names: FileVariable[], problems: string[]): ReloadResult {
+    const variables = names.map((name) => `${name}_FILE`)
+    const repeated = this.#rejected !== undefined && names.every((name) => fingerprint(reads, name) === fingerprint(this.#rejected as SecretFileReads, name))
+    this.#stale = variables
+    this.#rejected = reads
+    if (!repeated) this.emit('rejected', problems, variables)
+    return { outcome: 'rejected', variables, problems }
+  }
+}
+
+/** The names grouped by credential: a client id and its secret change together. */
+function byCredential (names: readonly FileVariable[]): FileVariable[][] {
+  // Map.groupBy would do, from Node 21.
+  const groups = new Map<string, FileVariable[]>()
+  for (const name of names) {
+    const credential = name.replace(/_CLIENT_(ID|SECRET)$/, '')
+    groups.set(credential, [...groups.get(credential) ?? [], name])
+  }
+  return [...groups.values()]
 }

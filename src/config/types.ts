@@ -47,6 +47,11 @@ export interface Config {
   /** Enabled upstreams only: bandwidth first, then global. */
   upstreams: UpstreamConfig[]
   defaultUpstream: UpstreamId
+  /**
+   * The upstreams `GET /token/webrtc` hands out: every enabled one, except `bandwidth` when the
+   * per-user endpoint tokens mode is on, whose account-wide token then stays on the server.
+   */
+  tokenUpstreams: UpstreamId[]
   /** Fraction (0, 1) of a token's lifetime after which a background refresh starts. */
   tokenRefreshAt: number
   upstreamTimeoutMs: number

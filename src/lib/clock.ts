@@ -15,8 +15,9 @@ export interface Clock {
   clearTimer (handle: TimerHandle): void
 }
 
-/** Longest delay setTimeout honours; Node treats anything larger as 1 ms. */
-export const MAX_TIMER_MS = 2 ** 31 - 1
+import { MAX_TIMER_MS } from './values.js'
+
+export { MAX_TIMER_MS }
 
 /** Clamps a delay into [0, MAX_TIMER_MS]; NaN becomes 0. Shared with test clocks. */
 export function clampDelay (ms: number): number {

@@ -68,9 +68,11 @@ export function retryAfterSeconds (ms: number): number {
   return Math.min(60, Math.max(1, Math.ceil(ms / 1000)))
 }
 
-/** 400: an `upstream` query value that is unknown or not enabled. */
-export function unknownUpstream (enabled: readonly string[]): AppError {
-  return appError(400, 'UNKNOWN_UPSTREAM', `Unknown or disabled upstream; enabled upstreams: ${enabled.join(', ')}`)
+/** 400: an upstream (asked for, or the default) that is unknown or not handed out here. */
+export function unknownUpstream (served: readonly string[]): AppError {
+  return appError(400, 'UNKNOWN_UPSTREAM', served.length > 0
+    ? `Unknown or disabled upstream; enabled upstreams: ${served.join(', ')}`
+    : 'No upstream token is handed out here; per-user endpoint tokens come from POST /endpoints/webrtc')
 }
 
 /** 401: missing, malformed, unknown or expired caller credentials. */

@@ -99,6 +99,10 @@ export default fp<AuthPluginOptions>(async function auth (fastify, opts) {
     const outcome = await identify(request)
     if (typeof outcome === 'string') {
       request.authFailure = outcome
+      // The identity provider being down says nothing about the caller's credential, so it does
+      // not spend the address's budget of failures (an office behind one address would be locked
+      // out after the outage ends); it gives no key to guess against either.
+      if (outcome === 'jwks_unavailable') throw unauthorized()
       throw (await limits.countFailure(request)) ?? unauthorized()
     }
     request.caller = outcome

@@ -4,8 +4,9 @@
 // fetcher, its refresh-ahead and back-off), the owner-tag keys (from the `bandwidth` client
 // secret in force at each use, so a `*_FILE` rotation applies at once), the per-caller cap (in
 // memory, or shared through Redis with REDIS_URL, loaded only then) and the sweep (under the
-// Redis lock with REDIS_URL). The sweep starts once the app is ready and stops in preClose, so
-// shutdown aborts its requests instead of waiting for them. Sweep metrics are counted here; the
+// Redis lock with REDIS_URL). The sweep starts once the app is ready. In preClose the client ends
+// every call in flight, so a caller waiting on the Endpoints API gets its 503 at once, and the
+// sweep stops. Sweep metrics are counted here; the
 // routes count their requests.
 import fp from 'fastify-plugin'
 import type { UpstreamConfig } from '../config/types.js'
@@ -115,7 +116,9 @@ export default fp<BrtcPluginOptions>(async function brtc (fastify, opts) {
     warm()
     sweeper.start()
   })
-  fastify.addHook('preClose', async function stopSweeping () {
+  fastify.addHook('preClose', async function stopBrtc () {
+    // Callers waiting on the Endpoints API get their 503 now, not a reset at the deadline.
+    api.close()
     await sweeper.stop()
   })
 }, { name: 'brtc', fastify: '5.x', dependencies: ['config', 'metrics', 'redis', 'tokens'] })

@@ -1,6 +1,6 @@
 // The configuration, as `fastify.config`: the validated Config in force. Routes and plugins read
 // settings from it, never from process.env. With `reload` options (the environment the service
-// started with), the files behind the `*_FILE` variables are re-read every
+// started with, and what its files read then), the files behind the `*_FILE` variables are re-read every
 // SECRET_FILES_POLL_SECONDS and on `fastify.reloadConfig()` (SIGHUP): a valid change replaces the
 // configuration and is announced on `fastify.configUpdates`, for the plugins that hold something
 // built from it; an invalid one changes nothing, logs one error naming the variables, and marks
@@ -8,6 +8,7 @@
 import fp from 'fastify-plugin'
 import { EventEmitter } from 'node:events'
 import type { ReadFile } from '../config/load-config.js'
+import type { SecretFileReads } from '../config/parse-config.js'
 import { ConfigReloader, type ReloadResult } from '../config/reloader.js'
 import type { FileVariable } from '../config/schema.js'
 import type { Config } from '../config/types.js'
@@ -19,6 +20,8 @@ export interface ConfigPluginOptions {
   reload?: {
     /** The environment the service started with (process.env): it names the files. */
     env: Readonly<Record<string, string | undefined>>
+    /** What the files read when `config` was parsed; read again at registration when absent. */
+    reads?: SecretFileReads
     readFile?: ReadFile
     clock?: Clock
     settleMs?: number

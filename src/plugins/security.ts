@@ -54,7 +54,7 @@ export function helmetHeaders (options: Readonly<HelmetOptions>): Readonly<Recor
     },
     removeHeader (name: string) { delete headers[name.toLowerCase()] }
   }
-  // Synchronous; since helmet 8.1 a bad option throws here instead of reaching `next`.
+  // Synchronous; a bad option throws here (helmet ≥ 8.1) rather than reaching `next`.
   helmet(options)({} as IncomingMessage, recorder as unknown as ServerResponse, () => {})
   return Object.freeze(headers)
 }
@@ -85,7 +85,10 @@ export default fp(async function security (fastify) {
       exposedHeaders: ['Retry-After', 'X-Request-Id'],
       credentials: false,
       maxAge: 600,
-      strictPreflight: true
+      // An OPTIONS without Access-Control-Request-Method is answered like a preflight (204, the
+      // same headers) rather than with @fastify/cors's plain-text 400, which is not the
+      // service's error shape; it tells an allowed origin nothing a preflight would not.
+      strictPreflight: false
     })
   }
 }, { name: 'security', fastify: '5.x', dependencies: ['config'] })

@@ -1,11 +1,12 @@
 // One TokenManager per enabled upstream, as `fastify.tokens`, each on its source chain: the
 // provider, wrapped by the Redis shared cache when REDIS_URL is set (loaded only then). Provider
-// requests feed the metrics, and the expiry of each held token is a gauge. Managers prewarm once
-// the app is ready (without holding readiness back), and in preClose abort what they wait on, so
-// a caller waiting on a hung provider during shutdown gets its 503 at once.
+// requests feed the metrics, and the expiry of each held token is a gauge. Reloaded credentials
+// end a back-off after the old ones were rejected. Managers prewarm once the app is ready
+// (without holding readiness back), and in preClose abort what they wait on, so a caller waiting
+// on a hung provider during shutdown gets its 503 at once.
 //
-// Library users may still plug in the seed hooks: `tokenProvider(lastToken, fetchFresh)` wraps
-// the chain, and `onTokenUpdate` listens to every new token.
+// Library users can plug in the seed hooks: `tokenProvider(lastToken, fetchFresh)` wraps the
+// chain, and `onTokenUpdate` listens to every new token.
 import fp from 'fastify-plugin'
 import { credentialVariables } from '../config/parse-config.js'
 import type { UpstreamConfig, UpstreamId } from '../config/types.js'
@@ -28,12 +29,15 @@ export interface TokensPluginOptions {
 }
 
 export interface TokenRegistry {
-  /** Enabled upstream ids, in a stable order. */
-  readonly enabled: readonly UpstreamId[]
-  readonly defaultUpstream: UpstreamId
+  /** The upstreams `/token/webrtc` hands out (config.tokenUpstreams), in a stable order. */
+  readonly served: readonly UpstreamId[]
   get (id: string): TokenManager | undefined
   all (): TokenManager[]
-  /** The upstream a request asks for: an enabled id, the default when absent, else 'unknown'. */
+  /**
+   * The upstream a `/token/webrtc` request asks for: a served id, the default when absent (if
+   * it is served), else 'unknown'. Every enabled upstream has a manager; in the per-user
+   * endpoint tokens mode `bandwidth`'s serves only the Endpoints API calls.
+   */
   resolve (asked: unknown): string
 }
 
@@ -63,7 +67,7 @@ export default fp<TokensPluginOptions>(async function tokens (fastify, opts) {
       clock: opts.clock,
       async recheckCredentials () {
         const result = await fastify.reloadConfig()
-        return result.outcome === 'reloaded' && result.changed.some((name) => variables.includes(name))
+        return 'changed' in result && result.changed.some((name) => variables.includes(name))
       }
     })
     provider.on('fetched', (outcome, durationMs) => { fastify.metrics.upstreamFetch(id, outcome, durationMs) })
@@ -83,20 +87,22 @@ export default fp<TokensPluginOptions>(async function tokens (fastify, opts) {
       logger: fastify.log,
       credentialsHint: variables.join(' and ')
     })
+    fastify.configUpdates.on('updated', (_config, changed) => {
+      if (changed.some((name) => variables.includes(name))) manager.credentialsChanged()
+    })
     const { onTokenUpdate } = opts
     if (onTokenUpdate !== undefined) manager.on('updated', (token) => { onTokenUpdate(id, token) })
     managers.set(id, manager)
   }
 
-  const enabled = [...managers.keys()]
+  const served: readonly string[] = config.tokenUpstreams
   fastify.decorate('tokens', {
-    enabled,
-    defaultUpstream: config.defaultUpstream,
+    served: config.tokenUpstreams,
     get: (id) => managers.get(id as UpstreamId),
     all: () => [...managers.values()],
     resolve (asked) {
-      if (asked === undefined) return config.defaultUpstream
-      return typeof asked === 'string' && managers.has(asked as UpstreamId) ? asked : 'unknown'
+      const id = asked === undefined ? config.defaultUpstream : asked
+      return typeof id === 'string' && served.includes(id) ? id : 'unknown'
     }
   } satisfies TokenRegistry)
   fastify.decorateRequest('upstream', null)

@@ -82,8 +82,8 @@ export class RedisConnection implements RedisLink {
       connectTimeout: timings.connectTimeoutMs,
       commandTimeout: timings.commandTimeoutMs,
       // Drops a connection to a Redis that stopped answering, so users fall back locally at once
-      // instead of each waiting out a command timeout. (ioredis ≥ 6 ties this timer to its own
-      // socket; 5.x let a crash's timer drop the next, healthy connection.)
+      // instead of each waiting out a command timeout. The timer belongs to its own socket (a
+      // reason for ioredis ≥ 6), so a dead connection's timer never drops the next, healthy one.
       socketTimeout: timings.socketTimeoutMs,
       // RESP2, as the Lua scripts' replies are read (RESP3 turns a Lua `true` into a boolean), and
       // no HELLO command, which a Redis ACL for this service need not allow.

@@ -22,6 +22,12 @@ export const ENDPOINTS_ROUTE = '/endpoints/webrtc'
 /** The provider's ids look like `e-15ac29a2-1331029c-2cb0-4a07-b215-b22865662d85`. */
 export const ENDPOINT_ID_PATTERN = '^e-[0-9a-f][0-9a-f-]{7,99}$'
 
+/**
+ * The body a create or delete accepts: none, or `{}`. Anything else is a 400; a body over
+ * the service's 4 KiB limit a 413, and one that is not JSON a 415.
+ */
+const NoBody = Type.Optional(Type.Union([Type.Null(), Type.Object({}, { additionalProperties: false })], { description: 'No body, or {}' }))
+
 const OPERATIONS = ['create', 'list', 'delete'] as const
 type Operation = typeof OPERATIONS[number]
 
@@ -57,6 +63,16 @@ const endpointRoutes: FastifyPluginAsyncTypebox = async function endpointRoutes 
   if (brtc === null) return
   const { endpoints } = brtc
 
+  // "No body" includes a JSON content type with an empty body (what some HTTP clients send);
+  // anything else goes to Fastify's own JSON parser. Only for these routes (this plugin's scope).
+  const json = fastify.getDefaultJsonParser('error', 'error')
+  fastify.removeContentTypeParser('application/json')
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, function emptyOrJson (request, body, done) {
+    const text = body.toString()
+    if (text === '') done(null, undefined)
+    else json(request, text, done)
+  })
+
   const requests = fastify.metrics.counter('brtc_endpoint_requests_total',
     'Requests to the /endpoints/webrtc routes, by operation (create, list, delete) and outcome.',
     ['operation', 'outcome'], OPERATIONS.flatMap((operation) => ENDPOINT_REQUEST_OUTCOMES.map((outcome) => ({ operation, outcome }))))
@@ -79,8 +95,8 @@ const endpointRoutes: FastifyPluginAsyncTypebox = async function endpointRoutes 
       description: 'Per-user endpoint tokens (BRTC). The token is bound to one endpoint that the caller can delete; the account token stays on the server.',
       security: CALLER_SECURITY,
       querystring: Type.Object({}, { additionalProperties: false }),
-      body: Type.Optional(Type.Union([Type.Null(), Type.Object({}, { additionalProperties: false })], { description: 'No body, or {}' })),
-      response: { 201: CreatedEndpointReply, ...errorReplies(400, 401, 409, 429, 500, 502, 503) }
+      body: NoBody,
+      response: { 201: CreatedEndpointReply, ...errorReplies(400, 401, 409, 413, 415, 429, 500, 502, 503) }
     },
     onRequest,
     onResponse: counted('create')
@@ -116,9 +132,10 @@ const endpointRoutes: FastifyPluginAsyncTypebox = async function endpointRoutes 
       security: CALLER_SECURITY,
       params: Type.Object({ endpointId: Type.String({ pattern: ENDPOINT_ID_PATTERN, description: 'The endpoint_id a create returned' }) }),
       querystring: Type.Object({}, { additionalProperties: false }),
+      body: NoBody,
       response: {
         204: Type.Unsafe<void>({ description: 'Deleted, or already gone' }),
-        ...errorReplies(400, 401, 404, 429, 500, 502, 503)
+        ...errorReplies(400, 401, 404, 413, 415, 429, 500, 502, 503)
       }
     },
     onRequest,

@@ -63,7 +63,8 @@ const tokenRoute: FastifyPluginAsyncTypebox = async function tokenRoute (fastify
       summary: 'A short-lived provider access token for the browser',
       // Credentials are accepted only in headers; any other query parameter is refused.
       querystring: Type.Object({
-        upstream: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'bandwidth or global; the default upstream when absent' }))
+        // Any other string (empty, long) is an unknown upstream: 400 UNKNOWN_UPSTREAM, which lists the enabled ones.
+        upstream: Type.Optional(Type.String({ description: 'bandwidth or global; the default upstream when absent' }))
       }, { additionalProperties: false }),
       security: CALLER_SECURITY,
       response: { 200: TokenReply, ...errorReplies(400, 401, 429, 500, 502, 503) }
@@ -81,7 +82,7 @@ const tokenRoute: FastifyPluginAsyncTypebox = async function tokenRoute (fastify
     }
   }, function issueToken (request, reply) {
     const manager = tokens.get(request.upstream ?? '')
-    if (manager === undefined) throw unknownUpstream(tokens.enabled)
+    if (manager === undefined) throw unknownUpstream(tokens.served)
     const held = manager.peek()
     // Typed loosely: the body is the 200 schema's serialisation, sent as the bytes it already is.
     const raw = reply as unknown as FastifyReply

@@ -1,5 +1,6 @@
 // How long to wait after a failed provider request. A pure function, so the schedule is exactly
 // testable and the manager holds only state.
+import { clampUnit } from '../lib/values.js'
 
 /** First delay after a failure. */
 export const BACKOFF_BASE_MS = 1000
@@ -18,10 +19,5 @@ export function backoffDelayMs (failures: number, random: () => number): number 
   // Exponent capped: 2^4 s already exceeds the cap, and 2^huge would overflow to Infinity.
   const exponent = Math.min(Math.max(failures, 1) - 1, 8)
   const base = Math.min(BACKOFF_BASE_MS * 2 ** exponent, BACKOFF_CAP_MS)
-  return Math.min(BACKOFF_CAP_MS, Math.round(base * (0.8 + 0.4 * unit(random()))))
-}
-
-/** A random source outside [0, 1) (a broken injection) is clamped rather than trusted. */
-function unit (value: number): number {
-  return value >= 0 ? Math.min(value, 1) : 0
+  return Math.min(BACKOFF_CAP_MS, Math.round(base * (0.8 + 0.4 * clampUnit(random()))))
 }

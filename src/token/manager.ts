@@ -137,6 +137,17 @@ export class TokenManager extends EventEmitter<{ updated: [UpstreamToken] }> {
     if (this.#servable(this.#clock.monotonic()) === undefined) this.#background()
   }
 
+  /**
+   * New client credentials were loaded: a back-off after the old ones were rejected ends, and a
+   * new attempt starts at once, so callers do not wait out the 60 s meant for a fixed mistake.
+   */
+  credentialsChanged (): void {
+    if (this.#closed || this.#lastError !== 'credentials_rejected') return
+    this.#backoffUntil = -Infinity
+    this.#clearTimer()
+    this.#background()
+  }
+
   /** Stops for good: clears the timer and aborts an attempt in flight, whose waiting callers get a 503. Idempotent. */
   close (): void {
     if (this.#closed) return
@@ -260,7 +271,11 @@ export class TokenManager extends EventEmitter<{ updated: [UpstreamToken] }> {
     this.#clearTimer()
     this.#timer = this.#clock.setTimer(() => {
       this.#timer = undefined
-      this.#background()
+      // A timer can fire a fraction of a millisecond before the monotonic clock reaches the end
+      // of the backoff window; the retry then waits out the rest instead of being dropped.
+      const early = this.#backoffUntil - this.#clock.monotonic()
+      if (early > 0 && !this.#closed) this.#setTimer(Math.ceil(early))
+      else this.#background()
     }, delay)
   }
 

@@ -4,9 +4,8 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { base64url, CompactSign, generateKeyPair, SignJWT } from 'jose'
 import { createJwtVerifier, JwtVerificationError, MAX_JWT_LENGTH } from '../../src/auth/jwt-verifier.js'
-import type { JwtFailureReason, JwtVerifier, JwtVerifierOptions } from '../../src/auth/jwt-verifier.js'
-import { createTestJwks } from '../helpers/jwks.js'
-import type { TestJwks } from '../helpers/jwks.js'
+import type { JwtFailureReason, JwtVerifier } from '../../src/auth/jwt-verifier.js'
+import { createTestJwks, verifierFor } from '../helpers/jwks.js'
 
 const T0 = Date.UTC(2026, 10, 22, 10, 0, 0)
 const nowSeconds = T0 / 1000
@@ -15,9 +14,6 @@ const clock = (): number => T0
 const idp = await createTestJwks({ now: clock })
 t.teardown(() => idp.close())
 
-function verifierFor (jwks: TestJwks, opts: Partial<JwtVerifierOptions> = {}): JwtVerifier {
-  return createJwtVerifier({ jwksUrl: jwks.jwksUrl, issuer: jwks.issuer, audience: jwks.audience, now: clock, customFetch: jwks.fetch, ...opts })
-}
 const verifier = verifierFor(idp)
 
 async function rejects (t: Test, jwt: string, reason: JwtFailureReason, v: JwtVerifier = verifier): Promise<void> {
@@ -43,7 +39,7 @@ t.test('valid tokens return their subject', async t => {
 
   for (const alg of ['PS256', 'ES384', 'EdDSA'] as const) {
     const kid = await idp.addKey({ alg })
-    // A fresh verifier: the shared one is inside its JWKS cooldown (see jwt-rotation.test.ts).
+    // A fresh verifier: the shared one is inside its JWKS cooldown (see jwt-verifier-jwks.test.ts).
     t.same(await verifierFor(idp).verify(await idp.sign({ sub: alg }, { kid })), { sub: alg }, alg)
   }
   t.same(await verifier.verify(await idp.sign({ aud: ['other', idp.audience] })), { sub: 'user-1' }, 'aud as an array containing ours')

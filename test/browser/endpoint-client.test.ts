@@ -15,7 +15,7 @@ import { serverOptions } from '../../src/server-options.js'
 import { compileClient } from '../../scripts/build-client.js'
 import { BASE_ENV } from '../helpers/build.js'
 import { browserSkipReason, launchChromium, staticOrigin } from '../helpers/browser.js'
-import { eventually } from '../helpers/redis-server.js'
+import { eventually } from '../helpers/eventually.js'
 import { brtcEnv, startBrtcEmulator } from '../helpers/brtc-rig.js'
 
 const KEY = `page-${randomBytes(24).toString('base64url')}`

@@ -46,7 +46,7 @@ t.test('the token client in Chromium, against the service on another origin', { 
   const blocked = await staticOrigin(t, files)
 
   // bandwidth tokens live 15 s with a 1 s margin, refreshed by the service at half-life: the
-  // client sees 7-14 s and refreshes at ~80 % of that.
+  // client sees at most 14 s and refreshes at ~80 % of what it sees.
   const provider = fakeProvider()
   provider.expiresIn.bandwidth = 15
   // The service's first global request (its prewarm) is held until the 'backoff' client asks,
@@ -142,7 +142,9 @@ t.test('the token client in Chromium, against the service on another origin', { 
     if (result?.ok !== true) return
     first = result.token
     t.equal(first.upstream, 'bandwidth')
-    t.ok(first.expires_in >= 6 && first.expires_in <= 14, `expires_in ${first.expires_in}`)
+    // At most 15 s minus the 1 s margin; how much of it is left depends on when the service's
+    // refresh timer ran, so no lower bound (the schedule is tested on a fake clock in test/client/).
+    t.ok(first.expires_in > 0 && first.expires_in <= 14, `expires_in ${first.expires_in}`)
   })
 
   await t.test('503 with Retry-After: no request before it, then a token', async (t) => {

@@ -2,7 +2,7 @@
 // (URL, method, headers, JSON body), the answers it accepts, and the class of every failure:
 // 429 with Retry-After (capped, and the operation closed meanwhile), 401/403, 5xx, 4xx, a
 // redirect, garbage, an oversized body, a network error, a timeout on the injected clock, an
-// abort. No error message carries a body or a token.
+// abort, close() at shutdown. No error message carries a body or a token.
 import t from 'tap'
 import { BrtcApiClient, BrtcApiError, MAX_BODY_BYTES, nextCursor, parseEndpoint, type BrtcOperation } from '../../src/brtc/api-client.js'
 import { Secret } from '../../src/lib/secret.js'
@@ -105,6 +105,9 @@ t.test('nextCursor and parseEndpoint read only what they need', async (t) => {
   t.equal(nextCursor(['x', { rel: 'next' }, { rel: 'next', href: '/p?afterCursor=k' }]), 'k')
   t.equal(parseEndpoint({ endpointId: 'e-1', expirationTimestamp: EXPIRES })?.status, 'UNKNOWN')
   t.equal(parseEndpoint({ endpointId: 'x'.repeat(201), expirationTimestamp: EXPIRES }), undefined)
+  for (const endpointId of ['..', '.', 'e-1/../..', 'e-1?x', '', 'e 1']) {
+    t.equal(parseEndpoint({ endpointId, expirationTimestamp: EXPIRES }), undefined, `${JSON.stringify(endpointId)}: never goes into a URL`)
+  }
   t.equal(parseEndpoint({ endpointId: 'e-1', expirationTimestamp: 7 }), undefined)
   t.equal(parseEndpoint({ endpointId: 'e-1', expirationTimestamp: EXPIRES, tag: 5 })?.tag, undefined)
 })
@@ -219,6 +222,22 @@ t.test('a network error, a timeout on the injected clock, an abort', async (t) =
   t.equal((await cut).errorClass, 'network')
   const before = client(hang)
   t.equal((await failure(before.api.delete('e-1', AbortSignal.abort()))).errorClass, 'network', 'already aborted')
+})
+
+t.test('close(): every call waiting on the provider ends at once, with or without its own signal, and no later one is sent', async (t) => {
+  const { api, provider, clock, tokenCalls } = client(hang, { timeoutMs: 60_000 })
+  const create = failure(api.create({ tag: 'wts1.x' }))
+  const list = failure(api.listPage(undefined, new AbortController().signal))
+  await settle()
+  t.equal(provider.requests.length, 2)
+  api.close()
+  t.equal((await create).errorClass, 'network', 'the create ends without the clock moving')
+  t.equal((await list).errorClass, 'network', 'so does a call with its own signal')
+  t.ok(provider.requests.every((r) => r.signal.aborted), 'both requests were aborted')
+  t.equal((await failure(api.delete('e-1'))).errorClass, 'network', 'a later call fails at once')
+  t.equal(provider.requests.length, 2, 'without a request')
+  t.equal(tokenCalls(), 2, 'or asking for the account token')
+  t.equal(clock.pendingTimers(), 0, 'no timeout left behind')
 })
 
 t.test('the account token is asked for at every call; its failure passes through untouched', async (t) => {

@@ -10,7 +10,8 @@ import { CAP_KEY_PREFIX, RedisCapStore, capKey } from '../../src/brtc/redis-cap-
 import { RedisConnection, type RedisTimings } from '../../src/redis/connection.js'
 import { Secret } from '../../src/lib/secret.js'
 import { FakeClock } from '../helpers/fake-clock.js'
-import { PATIENT_TIMINGS, eventually, redisSkip, startRedisServer } from '../helpers/redis-server.js'
+import { eventually } from '../helpers/eventually.js'
+import { PATIENT_TIMINGS, redisSkip, startRedisServer } from '../helpers/redis-server.js'
 import { captureLogger } from '../helpers/capture-logger.js'
 
 const skip = redisSkip()

@@ -5,8 +5,10 @@
 // identity in clear; with Redis down, callers are still served (each replica counts on its own).
 import t, { type Test } from 'tap'
 import { FakeClock } from '../helpers/fake-clock.js'
-import { PATIENT_TIMINGS, eventually, redisSkip, startRedisServer } from '../helpers/redis-server.js'
-import { KEY, OTHER, ROUTE, createDirectly, rig, sample, startBrtcEmulator, type Rig, type RigOptions } from '../helpers/brtc-rig.js'
+import { eventually } from '../helpers/eventually.js'
+import { PATIENT_TIMINGS, redisSkip, startRedisServer } from '../helpers/redis-server.js'
+import { KEY, OTHER, ROUTE, createDirectly, rig, startBrtcEmulator, type Rig, type RigOptions } from '../helpers/brtc-rig.js'
+import { sample } from '../helpers/output.js'
 import type { UpstreamEmulator } from '../../emulator/upstream-emulator.js'
 
 const skip = redisSkip()

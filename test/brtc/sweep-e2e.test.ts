@@ -8,14 +8,15 @@ import { BrtcApiClient } from '../../src/brtc/api-client.js'
 import { Sweeper } from '../../src/brtc/sweeper.js'
 import { Secret } from '../../src/lib/secret.js'
 import { FakeClock, settle } from '../helpers/fake-clock.js'
-import { eventually } from '../helpers/redis-server.js'
-import { ACCOUNT, createDirectly, directToken, startBrtcEmulator } from '../helpers/brtc-rig.js'
+import { eventually } from '../helpers/eventually.js'
+import { ACCOUNT, BRTC_CLIENT, createDirectly, startBrtcEmulator } from '../helpers/brtc-rig.js'
+import { bandwidthToken } from '../helpers/emulator.js'
 import type { UpstreamEmulator } from '../../emulator/upstream-emulator.js'
 
 async function setup (t: Test, pageLimit = 4) {
   const emulator = await startBrtcEmulator(t)
   const clock = new FakeClock({ wall: Date.now() })
-  const token = await directToken(emulator)
+  const token = await bandwidthToken(emulator, BRTC_CLIENT)
   const api = new BrtcApiClient({
     apiUrl: new URL(emulator.brtcApiUrl),
     accountId: ACCOUNT,

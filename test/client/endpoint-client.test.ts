@@ -5,7 +5,6 @@
 // the headers at hand; stop(); and the token never reaching an error, the console or storage.
 // It is served in the same module as the token client. test/browser/ runs it in Chromium.
 import t, { type Test } from 'tap'
-import { readFile } from 'node:fs/promises'
 import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -15,7 +14,7 @@ import {
 } from '../../src/client/endpoint-client.js'
 import * as served from '../../src/client/token-client.js'
 import { rejection as rejectionOf } from '../helpers/rejection.js'
-import { fakeClientEnv, type Responder } from '../helpers/client-env.js'
+import { assertNoConsoleOrStorage, fakeClientEnv, type Responder } from '../helpers/client-env.js'
 import { settle } from '../helpers/fake-clock.js'
 import { deferred } from '../helpers/fake-provider.js'
 
@@ -242,11 +241,7 @@ t.test('served with the token client: one module offers both', async (t) => {
 })
 
 t.test('the source never touches the console, storage or cookies', async (t) => {
-  const source = await readFile(new URL('../../src/client/endpoint-client.ts', import.meta.url), 'utf8')
-  const code = source.replace(/^\s*(\/\/|\*|\/\*\*).*$/gm, '')
-  for (const word of ['console', 'localStorage', 'sessionStorage', 'indexedDB', 'cookie', 'caches']) {
-    t.notMatch(code, new RegExp(`\\b${word}\\b`), `no ${word}`)
-  }
+  await assertNoConsoleOrStorage(t, 'endpoint-client.ts')
 })
 
 t.test('with the default environment: real fetch and timers; the page\'s location and pagehide when present', async (t) => {

@@ -4,15 +4,15 @@
 // and nothing of the token outside get()/onToken. test/browser/ runs the same code in Chromium.
 import t, { type Test } from 'tap'
 import { once } from 'node:events'
-import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import {
-  createTokenClient, parseRetryAfter, parseToken, MAX_TIMER_MS, RETRY_AFTER_CAP_MS, TokenClientError,
+  createTokenClient, parseRetryAfter, parseToken, RETRY_AFTER_CAP_MS, TokenClientError,
   type Token, type TokenClientEnv, type TokenClientOptions
 } from '../../src/client/token-client.js'
+import { MAX_TIMER_MS } from '../../src/lib/values.js'
 import { rejection as rejectionOf } from '../helpers/rejection.js'
-import { fakeClientEnv, type Call, type Responder } from '../helpers/client-env.js'
+import { assertNoConsoleOrStorage, fakeClientEnv, type Call, type Responder } from '../helpers/client-env.js'
 import { FakeClock, settle } from '../helpers/fake-clock.js'
 import { deferred } from '../helpers/fake-provider.js'
 
@@ -436,11 +436,7 @@ t.test('options are checked', async (t) => {
 })
 
 t.test('the source never touches the console, storage or cookies', async (t) => {
-  const source = await readFile(new URL('../../src/client/token-client.ts', import.meta.url), 'utf8')
-  const code = source.replace(/^\s*(\/\/|\*|\/\*\*).*$/gm, '')
-  for (const word of ['console', 'localStorage', 'sessionStorage', 'indexedDB', 'cookie', 'caches']) {
-    t.notMatch(code, new RegExp(`\\b${word}\\b`), `no ${word}`)
-  }
+  await assertNoConsoleOrStorage(t, 'token-client.ts')
 })
 
 t.test('with the default environment: real fetch and timers; browser globals when present', async (t) => {

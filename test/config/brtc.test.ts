@@ -1,7 +1,8 @@
 // The BRTC_* settings of per-user endpoint tokens: defaults and parsing, and the two startup
 // refusals of the mode: without the bandwidth upstream (whose token authorises the Endpoints API)
-// and with an Endpoints API URL that is plain http to another host. Each problem is one line that
-// names the variable and never its value.
+// and with an Endpoints API URL that is plain http to another host; and the account-wide
+// bandwidth token kept off /token/webrtc (DEFAULT_UPSTREAM may not name it). Each problem is one
+// line that names the variable and never its value.
 import t from 'tap'
 import { loadConfig } from '../../src/config/load-config.js'
 import { BOTH_UPSTREAMS, MINIMAL, problems } from '../helpers/config-env.js'
@@ -43,6 +44,15 @@ t.test('refused: BRTC_ACCOUNT_ID without the bandwidth upstream', async (t) => {
     'BRTC_ACCOUNT_ID: requires the bandwidth upstream, whose token authorises the Endpoints API: set BANDWIDTH_CLIENT_ID and BANDWIDTH_CLIENT_SECRET'
   ])
   t.ok(loadConfig({ ...BOTH_UPSTREAMS, DEFAULT_UPSTREAM: 'global', BRTC_ACCOUNT_ID: '9900000' }).brtc, 'with both upstreams it loads')
+})
+
+t.test('the bandwidth token is never handed out on /token/webrtc in the mode, so it cannot be the default', async (t) => {
+  t.same(loadConfig({ ...BOTH_UPSTREAMS, DEFAULT_UPSTREAM: 'global' }).tokenUpstreams, ['bandwidth', 'global'], 'without the mode: every enabled upstream')
+  t.same(loadConfig({ ...BOTH_UPSTREAMS, DEFAULT_UPSTREAM: 'global', BRTC_ACCOUNT_ID: '9900000' }).tokenUpstreams, ['global'])
+  t.same(loadConfig({ ...MINIMAL, BRTC_ACCOUNT_ID: '9900000' }).tokenUpstreams, [], 'bandwidth alone: endpoint tokens only')
+  const refusal = 'DEFAULT_UPSTREAM: must not be bandwidth when BRTC_ACCOUNT_ID is set: the bandwidth token is account-wide and stays on the server (name global, or use /endpoints/webrtc)'
+  t.same(problems({ ...BOTH_UPSTREAMS, DEFAULT_UPSTREAM: 'bandwidth', BRTC_ACCOUNT_ID: '9900000' }), [refusal])
+  t.same(problems({ ...MINIMAL, DEFAULT_UPSTREAM: 'bandwidth', BRTC_ACCOUNT_ID: '9900000' }), [refusal], 'even when it is the only one')
 })
 
 t.test('refused: a plain-http BRTC_API_URL to a host that is not loopback', async (t) => {

@@ -2,13 +2,13 @@
 // them are reported together.
 import t from 'tap'
 import { ConfigError, loadConfig } from '../../src/config/load-config.js'
-import { AUTH, BOTH_UPSTREAMS, MINIMAL, problems, rejection } from '../helpers/config-env.js'
+import { AUTH, BOTH_UPSTREAMS, MINIMAL, problems, configError } from '../helpers/config-env.js'
 
 const { API_KEYS: _keys, ...NO_AUTH } = MINIMAL
 const { BANDWIDTH_CLIENT_ID: _id, BANDWIDTH_CLIENT_SECRET: _secret, ...NO_UPSTREAM } = MINIMAL
 
 t.test('ConfigError carries one line per problem and joins them as its message', async t => {
-  const err = rejection({})
+  const err = configError({})
   t.ok(err instanceof Error)
   t.equal(err.name, 'ConfigError')
   t.equal(err.message, err.problems.join('\n'))
@@ -121,7 +121,7 @@ t.test('other shape checks', async t => {
 })
 
 t.test('many problems at once are all reported, in one error', async t => {
-  const err = rejection({
+  const err = configError({
     PORT: 'eighty',
     LOG_LEVEL: 'loud',
     BANDWIDTH_CLIENT_ID: 'only-half',

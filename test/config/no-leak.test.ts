@@ -4,7 +4,7 @@
 import { inspect } from 'node:util'
 import t, { type Test } from 'tap'
 import type { ConfigError } from '../../src/config/load-config.js'
-import { rejection } from '../helpers/config-env.js'
+import { configError } from '../helpers/config-env.js'
 
 /** Each value contains a marker that must not appear in any output. */
 const MARK = 'LEAKCANARY'
@@ -67,7 +67,7 @@ t.test('every variable wrong at once: no value in any output', async t => {
     REDIS_URL: `http://:${MARK}@redis:6379`,
     TRUST_PROXY: `10.0.0.1, ${MARK}, 10.0.0.0/${MARK}`,
   }
-  const err = rejection(env)
+  const err = configError(env)
   t.ok(err.problems.length >= 25, `many problems (${err.problems.length})`)
   assertNoLeak(t, err, env)
 })
@@ -75,7 +75,7 @@ t.test('every variable wrong at once: no value in any output', async t => {
 t.test('swapped key:name in API_KEYS: the key looks like a name and is still not echoed', async t => {
   const key = `${MARK}0123456789abcdefghij`
   const env = { BANDWIDTH_CLIENT_ID: 'a', BANDWIDTH_CLIENT_SECRET: 'b', API_KEYS: `${key}:alice` }
-  const err = rejection(env)
+  const err = configError(env)
   t.same(err.problems, ['API_KEYS: entry 1 has a key of fewer than 32 characters'])
   assertNoLeak(t, err, env)
 })
@@ -96,7 +96,7 @@ t.test('file paths and file contents are never echoed', async t => {
     [`/run/${MARK}/keys`]: `${MARK}:${MARK}`,
     [`/run/${MARK}/redis`]: `https://:${MARK}@redis`,
   }
-  const err = rejection(env, {
+  const err = configError(env, {
     readFile: path => {
       const content = contents[path]
       if (content === undefined) throw Object.assign(new Error(`ENOENT: open '${path}'`), { code: 'ENOENT', path })
@@ -109,7 +109,7 @@ t.test('file paths and file contents are never echoed', async t => {
 })
 
 t.test('the error carries no cause or extra properties holding values', async t => {
-  const err = rejection({ BANDWIDTH_CLIENT_SECRET: `s-${MARK}` })
+  const err = configError({ BANDWIDTH_CLIENT_SECRET: `s-${MARK}` })
   t.equal(err.cause, undefined)
   t.same(Object.keys(err).sort(), ['name', 'problems'])
 })

@@ -160,6 +160,53 @@ t.test('each file-read variable refuses a bad new value and keeps the old one', 
   }
 })
 
+t.test('a bad file does not hold back another credential\'s valid change: a revoked key applies, the bad one stays stale', async (t) => {
+  const s = setup(t, { BANDWIDTH_CLIENT_SECRET: SECRET_1, API_KEYS: `alice:${KEY_A},bob:${KEY_B}` })
+  writeFileSync(join(s.dir, 'BANDWIDTH_CLIENT_SECRET'), '')
+  writeFileSync(join(s.dir, 'API_KEYS'), `bob:${KEY_B}`)
+  const result = await s.check()
+  t.match(result, { outcome: 'partial', changed: ['API_KEYS'], variables: ['BANDWIDTH_CLIENT_SECRET_FILE'] })
+  if (result.outcome === 'partial') t.ok(result.problems.length > 0 && result.problems.every((p) => p.startsWith('BANDWIDTH_CLIENT_SECRET')), result.problems.join(' | '))
+  t.same(s.reloader.config.apiKeys.map((k) => k.name), ['bob'], 'alice\'s key is revoked')
+  t.equal(s.reloader.config.upstreams[0]?.clientSecret.reveal(), SECRET_1, 'the bandwidth secret in force is unchanged')
+  t.same(s.reloader.stale, ['BANDWIDTH_CLIENT_SECRET_FILE'], 'only the refused file is stale')
+  t.same(s.reloaded.map(([, changed]) => changed), [['API_KEYS']])
+  t.same(s.rejected.map(([, variables]) => variables), [['BANDWIDTH_CLIENT_SECRET_FILE']])
+
+  t.match(await s.check(), { outcome: 'rejected', variables: ['BANDWIDTH_CLIENT_SECRET_FILE'] }, 'the bad file alone is still refused')
+  t.equal(s.rejected.length, 1, 'and not reported again')
+  writeFileSync(join(s.dir, 'BANDWIDTH_CLIENT_SECRET'), SECRET_2)
+  t.same(await s.check(), { outcome: 'reloaded', changed: ['BANDWIDTH_CLIENT_SECRET'] })
+  t.same(s.reloader.stale, [])
+})
+
+t.test('a client id and its secret change together: half of a valid pair is not taken with the other half refused', async (t) => {
+  const dir = t.testdir({ BANDWIDTH_CLIENT_ID: 'bw-id', BANDWIDTH_CLIENT_SECRET: SECRET_1, API_KEYS: `alice:${KEY_A}` })
+  const env = Object.fromEntries(['BANDWIDTH_CLIENT_ID', 'BANDWIDTH_CLIENT_SECRET', 'API_KEYS'].map((name) => [`${name}_FILE`, join(dir, name)]))
+  const clock = new FakeClock()
+  const reloader = new ConfigReloader({ env, initial: loadConfig(env), clock, settleMs: 10 })
+  writeFileSync(join(dir, 'BANDWIDTH_CLIENT_ID'), 'bw-id-2')
+  writeFileSync(join(dir, 'BANDWIDTH_CLIENT_SECRET'), '')
+  const result = reloader.check()
+  await clock.advanceAsync(10)
+  t.match(await result, { outcome: 'rejected', variables: ['BANDWIDTH_CLIENT_ID_FILE', 'BANDWIDTH_CLIENT_SECRET_FILE'] })
+  t.equal(reloader.config.upstreams[0]?.clientId, 'bw-id', 'the id in force is unchanged')
+})
+
+t.test('the reads the startup config was parsed from are what a change is measured against', async (t) => {
+  const dir = t.testdir({ API_KEYS: `alice:${KEY_A}` })
+  const env = { BANDWIDTH_CLIENT_ID: 'bw-id', BANDWIDTH_CLIENT_SECRET: SECRET_1, API_KEYS_FILE: join(dir, 'API_KEYS') }
+  const initial = loadConfig(env)
+  // The file changes between the startup read and the reloader's creation.
+  writeFileSync(join(dir, 'API_KEYS'), `bob:${KEY_B}`)
+  const clock = new FakeClock()
+  const reloader = new ConfigReloader({ env, initial, reads: { API_KEYS: { text: `alice:${KEY_A}` } }, clock, settleMs: 10 })
+  const result = reloader.check()
+  await clock.advanceAsync(10)
+  t.same(await result, { outcome: 'reloaded', changed: ['API_KEYS'] }, 'the change is seen')
+  t.same(reloader.config.apiKeys.map((k) => k.name), ['bob'])
+})
+
 t.test('polling runs every SECRET_FILES_POLL_SECONDS on the clock, and stops', async (t) => {
   const s = setup(t, { BANDWIDTH_CLIENT_SECRET: SECRET_1, API_KEYS: `alice:${KEY_A}` }, { SECRET_FILES_POLL_SECONDS: '5' })
   s.reloader.start(5)

@@ -1,11 +1,12 @@
 // End to end over real HTTP: the service listening on loopback, fetching from the emulator over
 // the wire, called with global fetch. Proves the byte-level request the provider sees and the
-// reply a browser app gets.
+// reply a browser app gets. The token managers run on a FakeClock, so the lifetime served is exact.
 import t from 'tap'
 import Fastify from 'fastify'
 import app from '../../src/app.js'
 import { loadConfig } from '../../src/config/load-config.js'
 import { createUpstreamEmulator } from '../../emulator/upstream-emulator.js'
+import { FakeClock } from '../helpers/fake-clock.js'
 
 t.test('a caller gets a token fetched from the emulator over HTTP', async (t) => {
   const emulator = createUpstreamEmulator({
@@ -29,7 +30,8 @@ t.test('a caller gets a token fetched from the emulator over HTTP', async (t) =>
     API_KEYS: `e2e:${key}`
   })
   const server = Fastify({ logger: false })
-  await server.register(app, { config })
+  const clock = new FakeClock()
+  await server.register(app, { config, tokens: { clock } })
   t.teardown(async () => { await server.close() })
   const base = await server.listen({ host: '127.0.0.1', port: 0 })
 
@@ -39,7 +41,8 @@ t.test('a caller gets a token fetched from the emulator over HTTP', async (t) =>
   const body = await res.json() as Record<string, unknown>
   t.equal(body.upstream, 'global')
   t.ok(emulator.issuedTokens('global').some((tok) => tok.accessToken === body.access_token), 'the emulator issued it')
-  t.ok((body.expires_in as number) <= 570 && (body.expires_in as number) >= 565)
+  t.equal(body.expires_in, 570, 'the emulator\'s 600 s token minus the 30 s margin')
+  t.equal(body.expires_at, new Date(clock.wall() + 570_000).toISOString())
 
   const bw = await fetch(`${base}/token/webrtc?upstream=bandwidth`, { headers: { 'x-api-key': key } })
   t.equal((await bw.json() as Record<string, unknown>).upstream, 'bandwidth')

@@ -6,17 +6,14 @@ import type { Test } from 'tap'
 import { request } from 'node:http'
 import { createUpstreamEmulator } from '../../emulator/upstream-emulator.js'
 import type { UpstreamEmulator } from '../../emulator/upstream-emulator.js'
-import { bandwidthToken, brtcCall, startEmulator, WEBRTC_ENDPOINT } from '../helpers/emulator.js'
+import { bandwidthToken, brtcCall, decodeJwtPart, JWT_SHAPE, postControl, startEmulator, WEBRTC_ENDPOINT } from '../helpers/emulator.js'
 
 const ENDPOINT_ID = /^e-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const DEVICE_ID = /^d-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
-const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 const ENDPOINTS = '/accounts/9900000/endpoints'
 
 interface Link { href: string, rel: string, method: string }
 interface Listed { links: Link[], page: Record<string, number>, data: Array<Record<string, unknown>>, errors: unknown[] }
-
-const decode = (part: string | undefined): Record<string, unknown> => JSON.parse(Buffer.from(part as string, 'base64url').toString('utf8'))
 
 async function setup (t: Test, options: Parameters<typeof startEmulator>[1] = {}): Promise<{ emu: UpstreamEmulator, token: string }> {
   const emu = await startEmulator(t, options)
@@ -48,7 +45,7 @@ t.test('create: 201 with the spec body shape; get returns it; the emulator store
   t.ok(created >= before && created <= after, 'creationTimestamp is now')
   t.equal(data.creationTimestamp, new Date(created).toISOString(), 'ISO 8601, UTC')
   t.equal(Date.parse(data.expirationTimestamp as string) - created, 86_400_000, 'tokens last 24 hours')
-  const claims = decode((data.token as string).split('.')[1])
+  const claims = decodeJwtPart((data.token as string).split('.')[1])
   t.match(claims, { sub: data.endpointId, accountId: '9900000', emulated: true })
   t.equal((claims.exp as number) - (claims.iat as number), 86_400)
   t.same(body.links, [{ href: `${emu.brtcApiUrl}${ENDPOINTS}/${data.endpointId as string}`, rel: 'endpoint', method: 'GET' }])
@@ -231,7 +228,7 @@ t.test('endpoint lifetime: settable in code and over HTTP; expired endpoints are
   emu.setEndpointLifetime(-60)
   const past = await create(emu, token)
   t.equal(Date.parse(past.expirationTimestamp as string) - Date.parse(past.creationTimestamp as string), -60_000)
-  const res = await fetch(`${emu.url}/__emulator/endpoint-lifetime`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"seconds":5}' })
+  const res = await postControl(emu, 'endpoint-lifetime', { seconds: 5 })
   t.equal(res.status, 200)
   t.same(await res.json(), { ok: true })
   const short = await create(emu, token)
@@ -239,7 +236,7 @@ t.test('endpoint lifetime: settable in code and over HTTP; expired endpoints are
   t.equal(emu.stats().brtc.endpointLifetime, 5)
   t.equal((await brtcCall(emu, token, 'GET', `${ENDPOINTS}/${expired.endpointId as string}`)).status, 200, 'an expired endpoint is still there')
   t.equal(((await (await brtcCall(emu, token, 'GET', ENDPOINTS)).json()) as Listed).data.length, 3)
-  const bad = await fetch(`${emu.url}/__emulator/endpoint-lifetime`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"seconds":"5"}' })
+  const bad = await postControl(emu, 'endpoint-lifetime', { seconds: '5' })
   t.equal(bad.status, 400)
   t.match(await bad.json(), { error: 'bad_request', message: /seconds/ })
   t.throws(() => emu.setEndpointLifetime(Number.POSITIVE_INFINITY), TypeError)

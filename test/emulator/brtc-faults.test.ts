@@ -3,19 +3,11 @@
 // programmed in code and over HTTP; the BRTC request log (never a token) and reset().
 import t from 'tap'
 import type { Fault } from '../../emulator/upstream-emulator.js'
-import { bandwidthToken, brtcCall, requestToken, startEmulator, until, WEBRTC_ENDPOINT } from '../helpers/emulator.js'
+import { bandwidthToken, brtcCall, postControl, requestToken, startEmulator, WEBRTC_ENDPOINT } from '../helpers/emulator.js'
+import { eventually } from '../helpers/eventually.js'
+import { settlesNow } from '../helpers/fake-clock.js'
 
 const ENDPOINTS = '/accounts/9900000/endpoints'
-
-const control = async (url: string, route: string, body: unknown): Promise<Response> =>
-  fetch(`${url}/__emulator/${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
-
-/** Whether a promise has settled, observed without waiting for it. */
-function track (promise: Promise<unknown>): { settled: () => boolean } {
-  let settled = false
-  promise.then(() => { settled = true }, () => { settled = true })
-  return { settled: () => settled }
-}
 
 t.test('status faults: the status, Retry-After, a brtcErrorResponse by default, whatever the credentials', async (t) => {
   const emu = await startEmulator(t)
@@ -82,7 +74,7 @@ t.test('a fault on one operation: the others answer normally', async (t) => {
   const emu = await startEmulator(t)
   const token = await bandwidthToken(emu)
   const { endpointId } = ((await (await brtcCall(emu, token, 'POST', ENDPOINTS, { body: WEBRTC_ENDPOINT })).json()) as { data: { endpointId: string } }).data
-  const set = await control(emu.url, 'fault', { tenant: 'brtc', fault: { kind: 'status', status: 429, retryAfter: '3', operation: 'create' } })
+  const set = await postControl(emu, 'fault', { tenant: 'brtc', fault: { kind: 'status', status: 429, retryAfter: '3', operation: 'create' } })
   t.equal(set.status, 200)
   t.same(emu.stats().brtc.fault, { kind: 'status', status: 429, retryAfter: '3', operation: 'create' })
   const limited = await brtcCall(emu, token, 'POST', ENDPOINTS, { body: WEBRTC_ENDPOINT })
@@ -119,7 +111,7 @@ t.test('fault descriptions: operation is checked, and only for brtc', async (t) 
     ['expires-in', { tenant: 'brtc', seconds: 5 }, /tenant must be one of bandwidth, global$/]
   ]
   for (const [route, body, message] of cases) {
-    const res = await control(emu.url, route, body)
+    const res = await postControl(emu, route, body)
     t.equal(res.status, 400, JSON.stringify(body))
     t.match(await res.json(), { error: 'bad_request', message })
   }
@@ -133,19 +125,18 @@ t.test('hang: the request stays pending until setFault on brtc, reset or close e
   emu.setFault('brtc', { kind: 'hang' })
 
   const first = brtcCall(emu, token, 'POST', ENDPOINTS, { body: WEBRTC_ENDPOINT })
-  const firstState = track(first)
-  await until(() => emu.brtcRequests().length === 1)
+  await eventually(() => emu.brtcRequests().length === 1, 'the create reached the emulator')
   t.match(emu.brtcRequests()[0], { fault: 'hang', outcome: 'hang', operation: 'create' })
   emu.setFault('bandwidth', null) // another target: must not end it
   t.equal((await requestToken(emu, 'bandwidth')).status, 200, 'a full round trip meanwhile')
-  t.notOk(firstState.settled(), 'still pending')
+  t.equal(await settlesNow(first), false, 'still pending')
   emu.setFault('brtc', null)
   await t.rejects(first, TypeError, 'setFault on brtc destroys it')
   t.equal((await brtcCall(emu, token, 'GET', ENDPOINTS)).status, 200, 'the API answers again')
 
   emu.setFault('brtc', { kind: 'hang', operation: 'list' })
   const second = brtcCall(emu, token, 'GET', ENDPOINTS)
-  await until(() => emu.brtcRequests().length === 3)
+  await eventually(() => emu.brtcRequests().length === 3, 'the list reached the emulator')
   t.equal((await brtcCall(emu, token, 'POST', ENDPOINTS, { body: WEBRTC_ENDPOINT })).status, 201, 'create is not hung')
   emu.reset()
   await t.rejects(second, TypeError, 'reset destroys it')
@@ -154,7 +145,7 @@ t.test('hang: the request stays pending until setFault on brtc, reset or close e
   const otherToken = await bandwidthToken(other)
   other.setFault('brtc', { kind: 'hang' })
   const third = brtcCall(other, otherToken, 'GET', ENDPOINTS)
-  await until(() => other.brtcRequests().length === 1)
+  await eventually(() => other.brtcRequests().length === 1, 'the list reached the other emulator')
   await other.close()
   await t.rejects(third, TypeError, 'close destroys it')
 })
@@ -162,11 +153,11 @@ t.test('hang: the request stays pending until setFault on brtc, reset or close e
 t.test('drop: the connection is reset without a response', async (t) => {
   const emu = await startEmulator(t)
   const token = await bandwidthToken(emu)
-  await control(emu.url, 'fault', { tenant: 'brtc', fault: { kind: 'drop' } })
+  await postControl(emu, 'fault', { tenant: 'brtc', fault: { kind: 'drop' } })
   await t.rejects(brtcCall(emu, token, 'POST', ENDPOINTS, { body: WEBRTC_ENDPOINT }), TypeError)
   t.match(emu.brtcRequests().at(-1), { fault: 'drop', outcome: 'drop' })
   t.same(emu.brtcEndpoints(), [])
-  await control(emu.url, 'fault', { tenant: 'brtc', fault: null })
+  await postControl(emu, 'fault', { tenant: 'brtc', fault: null })
   t.equal((await brtcCall(emu, token, 'POST', ENDPOINTS, { body: WEBRTC_ENDPOINT })).status, 201, 'the next connection works')
 })
 
@@ -221,7 +212,7 @@ t.test('reset(): endpoints, log, counters, fault and lifetime back to the start'
   emu.setEndpointLifetime(5)
   emu.setFault('brtc', { kind: 'status', status: 500, operation: 'get' })
   t.equal(emu.brtcEndpoints().length, 1)
-  t.equal((await control(emu.url, 'reset', {})).status, 200)
+  t.equal((await postControl(emu, 'reset', {})).status, 200)
   t.same(emu.brtcEndpoints(), [])
   t.same(emu.brtcRequests(), [])
   t.same(emu.stats().brtc, { requests: 0, operations: { create: 0, list: 0, get: 0, delete: 0 }, created: 0, endpoints: 0, fault: null, endpointLifetime: 86_400 })

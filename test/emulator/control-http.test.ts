@@ -2,19 +2,11 @@
 // out-of-process users (bench, soak, browser tests, compose dev). Bad input must be refused with
 // a reason and leave the emulator as it was.
 import t from 'tap'
-import type { UpstreamEmulator } from '../../emulator/upstream-emulator.js'
-import { requestToken, startEmulator } from '../helpers/emulator.js'
-
-const post = async (emu: UpstreamEmulator, route: string, body?: unknown, contentType = 'application/json'): Promise<Response> =>
-  fetch(`${emu.url}/__emulator/${route}`, {
-    method: 'POST',
-    headers: body === undefined ? {} : { 'content-type': contentType },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body)
-  })
+import { postControl, requestToken, startEmulator } from '../helpers/emulator.js'
 
 t.test('fault over HTTP: set, seen in stats, cleared', async (t) => {
   const emu = await startEmulator(t)
-  let res = await post(emu, 'fault', { tenant: 'global', fault: { kind: 'status', status: 503, retryAfter: '3' } })
+  let res = await postControl(emu, 'fault', { tenant: 'global', fault: { kind: 'status', status: 503, retryAfter: '3' } })
   t.equal(res.status, 200)
   t.same(await res.json(), { ok: true })
   const failed = await requestToken(emu, 'global')
@@ -29,24 +21,24 @@ t.test('fault over HTTP: set, seen in stats, cleared', async (t) => {
     expiresIn: { bandwidth: 3600, global: 600 },
     brtc: { requests: 0, operations: { create: 0, list: 0, get: 0, delete: 0 }, created: 0, endpoints: 0, fault: null, endpointLifetime: 86400 }
   })
-  t.equal((await post(emu, 'fault', { tenant: 'global', fault: null })).status, 200)
+  t.equal((await postControl(emu, 'fault', { tenant: 'global', fault: null })).status, 200)
   t.equal((await requestToken(emu, 'global')).status, 200)
   t.equal(emu.requests('global'), 2, 'control requests are not counted')
 })
 
 t.test('expires-in and reset over HTTP', async (t) => {
   const emu = await startEmulator(t)
-  t.equal((await post(emu, 'expires-in', { tenant: 'bandwidth', seconds: 12 })).status, 200)
+  t.equal((await postControl(emu, 'expires-in', { tenant: 'bandwidth', seconds: 12 })).status, 200)
   const { access_token: token } = await (await requestToken(emu, 'bandwidth')).json() as { access_token: string }
   t.equal(emu.issuedTokens()[0]?.expiresIn, 12)
   const stats = await (await fetch(`${emu.url}/__emulator/stats`)).text()
   t.match(stats, /"bandwidth":12/)
   t.notMatch(stats, token, 'stats never carry tokens')
   t.notMatch(stats, 'bw-secret', 'nor credentials')
-  t.equal((await post(emu, 'reset')).status, 200, 'reset takes no body')
+  t.equal((await postControl(emu, 'reset')).status, 200, 'reset takes no body')
   t.same(emu.stats().requests, { bandwidth: 0, global: 0 })
   t.equal(emu.stats().expiresIn.bandwidth, 3600)
-  t.equal((await post(emu, 'reset', {})).status, 200, 'or an empty object')
+  t.equal((await postControl(emu, 'reset', {})).status, 200, 'or an empty object')
 })
 
 t.test('bad control requests are refused with a reason', async (t) => {
@@ -65,7 +57,7 @@ t.test('bad control requests are refused with a reason', async (t) => {
     ['expires-in', { tenant: 'global' }, undefined, /seconds/]
   ]
   for (const [route, body, contentType, message] of cases) {
-    const res = await post(emu, route, body, contentType)
+    const res = await postControl(emu, route, body, contentType)
     t.equal(res.status, 400, `${route} ${JSON.stringify(body)}`)
     t.match(await res.json(), { error: 'bad_request', message })
   }
@@ -83,10 +75,10 @@ t.test('control routing: methods, unknown routes, size limit, switched off', asy
   res = await fetch(`${emu.url}/__emulator/fault`)
   t.equal(res.status, 405)
   t.equal(res.headers.get('allow'), 'POST')
-  t.equal((await post(emu, 'credentials', {})).status, 404)
-  t.equal((await post(emu, 'fault', { tenant: 'global', fault: null, pad: 'x'.repeat(20_000) })).status, 413)
+  t.equal((await postControl(emu, 'credentials', {})).status, 404)
+  t.equal((await postControl(emu, 'fault', { tenant: 'global', fault: null, pad: 'x'.repeat(20_000) })).status, 413)
 
   const off = await startEmulator(t, { controlRoutes: false })
   t.equal((await fetch(`${off.url}/__emulator/stats`)).status, 404)
-  t.equal((await post(off, 'reset')).status, 404)
+  t.equal((await postControl(off, 'reset')).status, 404)
 })

@@ -4,7 +4,8 @@
 import t from 'tap'
 import { baseUrl, createUpstreamEmulator } from '../../emulator/upstream-emulator.js'
 import type { Fault } from '../../emulator/upstream-emulator.js'
-import { CREDS, basic, requestToken, startEmulator, until } from '../helpers/emulator.js'
+import { CREDS, basic, requestToken, startEmulator } from '../helpers/emulator.js'
+import { eventually } from '../helpers/eventually.js'
 
 t.test('status faults: the status, Retry-After, an OAuth error body by default', async (t) => {
   const emu = await startEmulator(t)
@@ -107,7 +108,7 @@ t.test('hang fault: no answer; clearing the fault ends the hanging request', asy
   const aborted = requestToken(emu, 'global', { signal: AbortSignal.timeout(200) })
   await t.rejects(aborted, { name: 'TimeoutError' }, 'the client gives up first')
   const pending = requestToken(emu, 'global')
-  await until(() => emu.requests('global') === 2)
+  await eventually(() => emu.requests('global') === 2, 'the second request reached the emulator')
   t.match(emu.requestLog().at(-1), { fault: 'hang', outcome: 'hang' })
   emu.setFault('global', null)
   await t.rejects(pending, TypeError, 'the hanging connection is destroyed')
@@ -120,7 +121,7 @@ t.test('close() ends promptly with a hanging request in flight; then connections
   const url = emu.tokenUrl('bandwidth')
   emu.setFault('bandwidth', { kind: 'hang' })
   const pending = requestToken(emu, 'bandwidth')
-  await until(() => emu.requests('bandwidth') === 1)
+  await eventually(() => emu.requests('bandwidth') === 1, 'the hanging request reached the emulator')
   // close() resolves with the hung request still open (were it to wait, tap's timeout would end the test).
   await emu.close()
   await t.rejects(pending, TypeError, 'the hung request is cut off')
@@ -137,7 +138,7 @@ t.test('reset(): configuration back, faults cleared, counters, log and tokens em
   await requestToken(emu, 'global')
   emu.setExpiresIn('global', 5)
   emu.setCredentials('global', 'new-id', 'new-secret')
-  await until(() => emu.requests('bandwidth') === 1)
+  await eventually(() => emu.requests('bandwidth') === 1, 'the hanging request reached the emulator')
   emu.reset()
   await t.rejects(pending, TypeError, 'the hanging request is ended')
   t.same(emu.stats(), {

@@ -6,10 +6,11 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { childEnv } from '../helpers/child-env.js'
 import type { ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { basic, startEmulator } from '../helpers/emulator.js'
+import { basic, postControl, startEmulator } from '../helpers/emulator.js'
+import { eventually } from '../helpers/eventually.js'
+import { freePort } from '../helpers/net.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -33,15 +34,6 @@ function run (args: string[], env: Record<string, string> = {}): Run {
   info.catch(() => {})
   const exit = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as string | null, stderr }))
   return { child, info, exit }
-}
-
-const freePort = async (): Promise<number> => {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
 }
 
 t.test('serves tokens for the env credentials; SIGTERM with a hanging request: exit 0', async (t) => {
@@ -76,10 +68,11 @@ t.test('serves tokens for the env credentials; SIGTERM with a hanging request: e
   t.equal(await brtc('5500124'), 201, 'an account from EMULATOR_BRTC_ACCOUNT_ID')
   t.equal(await brtc('9900000'), 403, 'the default account is replaced')
 
-  await fetch(`${url}/__emulator/fault`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"tenant":"bandwidth","fault":{"kind":"hang"}}' })
+  await postControl({ url }, 'fault', { tenant: 'bandwidth', fault: { kind: 'hang' } })
   const pending = fetch(bandwidthTokenUrl, { method: 'POST', headers: form, body: 'grant_type=client_credentials' })
   pending.catch(() => {})
-  await t.resolveMatch(fetch(`${url}/__emulator/stats`).then(async (r) => r.json()), { requests: { bandwidth: 2 } })
+  const requests = async (): Promise<number> => ((await (await fetch(`${url}/__emulator/stats`)).json()) as { requests: { bandwidth: number } }).requests.bandwidth
+  await eventually(async () => await requests() === 2, 'the hung request reached the emulator')
   // It exits with the hung request still open (were it to wait for it, tap's timeout would end the test).
   child.kill('SIGTERM')
   t.match(await exit, { code: 0, signal: null })

@@ -8,6 +8,7 @@ import t from 'tap'
 import type { Tenant, UpstreamEmulator } from '../../emulator/upstream-emulator.js'
 import type { UpstreamErrorClass } from '../../src/lib/errors.js'
 import { API_KEY } from '../helpers/build.js'
+import { settlesNow } from '../helpers/fake-clock.js'
 import { CLIENTS, rig, type Rig, type Wire } from '../helpers/wire.js'
 import { parsedLogs, sample } from '../helpers/output.js'
 
@@ -77,17 +78,16 @@ const MODES: Mode[] = [
 
 const call = async (r: Rig) => await r.app.inject({ url: '/token/webrtc', headers: { 'x-api-key': API_KEY } })
 
-/** The route's answer, resolved while the clock stands still; a caller left waiting fails the test. */
+/**
+ * The route's answer, given while the fake clock stands still: once no provider request is in
+ * flight (bar one the emulator holds), the call has settled. A caller left waiting, on a held
+ * request or on a timer, fails the test.
+ */
 async function callNow (r: Rig): Promise<Awaited<ReturnType<typeof call>>> {
-  let timer: NodeJS.Timeout | undefined
-  const stuck = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => { reject(new Error('the caller waited on the provider')) }, 10_000)
-  })
-  try {
-    return await Promise.race([call(r), stuck])
-  } finally {
-    clearTimeout(timer)
-  }
+  const pending = call(r)
+  await r.wire.quiet()
+  if (!await settlesNow(pending)) throw new Error('the caller waited on the provider or on the clock')
+  return await pending
 }
 
 /** Advances one second at a time until a caller is served; returns the ms that took. */

@@ -5,18 +5,21 @@
 import type { Test } from 'tap'
 import { createUpstreamEmulator, DEFAULT_BRTC, type EmulatorOptions, type UpstreamEmulator } from '../../emulator/upstream-emulator.js'
 import { API_KEY, BANDWIDTH_SECRET, OTHER_KEY, build, type BuildOptions, type Built } from './build.js'
+import { bandwidthToken } from './emulator.js'
 import type { Clock } from '../../src/lib/clock.js'
 
 export const ACCOUNT = DEFAULT_BRTC.accountId
 export const KEY = { 'x-api-key': API_KEY }
 export const OTHER = { 'x-api-key': OTHER_KEY }
 export const ROUTE = '/endpoints/webrtc'
+/** The bandwidth client BASE_ENV gives the app, and startBrtcEmulator() the emulator. */
+export const BRTC_CLIENT = { clientId: 'bw-client', clientSecret: BANDWIDTH_SECRET }
 
 /** The emulator, on 127.0.0.1 with the bandwidth credentials BASE_ENV gives the app; closed on teardown. */
 export async function startBrtcEmulator (t: Test, options: EmulatorOptions = {}): Promise<UpstreamEmulator> {
   const emulator = createUpstreamEmulator({
     ...options,
-    tenants: { bandwidth: { clientId: 'bw-client', clientSecret: BANDWIDTH_SECRET }, ...options.tenants }
+    tenants: { bandwidth: BRTC_CLIENT, ...options.tenants }
   })
   await emulator.listen({ host: '127.0.0.1', port: 0 })
   t.teardown(async () => { await emulator.close() })
@@ -59,28 +62,6 @@ export async function rig (t: Test, opts: RigOptions = {}): Promise<Rig> {
   return { ...built, emulator }
 }
 
-/** Every log line, parsed. */
-export function parsedLogs (logs: readonly string[]): Array<Record<string, unknown>> {
-  return logs.map((line) => JSON.parse(line) as Record<string, unknown>)
-}
-
-/** A sample's value in Prometheus text, or undefined. */
-export function sample (text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `))
-  return line === undefined ? undefined : Number(line.slice(series.length + 1))
-}
-
-/** A bandwidth token obtained the documented way, as anything else on the account would. */
-export async function directToken (emulator: UpstreamEmulator): Promise<string> {
-  const basic = Buffer.from(`bw-client:${BANDWIDTH_SECRET}`).toString('base64')
-  const res = await fetch(emulator.tokenUrl('bandwidth'), {
-    method: 'POST',
-    headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    body: 'grant_type=client_credentials'
-  })
-  return ((await res.json()) as { access_token: string }).access_token
-}
-
 /**
  * Creates an endpoint on the emulator's account directly, as something else on the account
  * would (another app, Bandwidth's sample server), bypassing the service.
@@ -88,7 +69,7 @@ export async function directToken (emulator: UpstreamEmulator): Promise<string> 
 export async function createDirectly (emulator: UpstreamEmulator, fields: Record<string, unknown> = {}): Promise<string> {
   const res = await fetch(`${emulator.brtcApiUrl}/accounts/${ACCOUNT}/endpoints`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${await directToken(emulator)}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${await bandwidthToken(emulator, BRTC_CLIENT)}`, 'content-type': 'application/json' },
     body: JSON.stringify({ type: 'WEBRTC', direction: 'BIDIRECTIONAL', ...fields })
   })
   if (res.status !== 201) throw new Error(`direct create: ${res.status}`)
@@ -99,7 +80,7 @@ export async function createDirectly (emulator: UpstreamEmulator, fields: Record
 export async function deleteDirectly (emulator: UpstreamEmulator, endpointId: string): Promise<number> {
   const res = await fetch(`${emulator.brtcApiUrl}/accounts/${ACCOUNT}/endpoints/${endpointId}`, {
     method: 'DELETE',
-    headers: { authorization: `Bearer ${await directToken(emulator)}` }
+    headers: { authorization: `Bearer ${await bandwidthToken(emulator, BRTC_CLIENT)}` }
   })
   await res.arrayBuffer()
   return res.status

@@ -1,5 +1,8 @@
 // The browser clients' test seams (src/client/): a fake fetch that records every call and answers
-// through a responder the test can swap, and the fake clock's wall time and timers.
+// through a responder the test can swap, and the fake clock's wall time and timers. Also the
+// check that a client's source never touches the console, storage or cookies.
+import { readFile } from 'node:fs/promises'
+import type { Test } from 'tap'
 import type { TimerHandle } from '../../src/lib/clock.js'
 import { FakeClock } from './fake-clock.js'
 
@@ -38,4 +41,14 @@ export function fakeClientEnv (respond: (clock: FakeClock) => Responder): FakeCl
       clearTimeout: (handle) => { clock.clearTimer(handle as TimerHandle) }
     }
   }
+}
+
+/** Browser state a client must never touch: what a page's other scripts or extensions could read. */
+const UNTOUCHABLE = ['console', 'localStorage', 'sessionStorage', 'indexedDB', 'cookie', 'caches']
+
+/** Asserts that src/client/<file> names none of them outside its comments. */
+export async function assertNoConsoleOrStorage (t: Test, file: string): Promise<void> {
+  const source = await readFile(new URL(`../../src/client/${file}`, import.meta.url), 'utf8')
+  const code = source.replace(/^\s*(\/\/|\*|\/\*\*).*$/gm, '')
+  for (const word of UNTOUCHABLE) t.notMatch(code, new RegExp(`\\b${word}\\b`), `${file}: no ${word}`)
 }

@@ -30,7 +30,7 @@ export function noFiles (): never {
 }
 
 /** The ConfigError the environment is rejected with; throws if it loads. */
-export function rejection (env: Record<string, string | undefined>, deps?: LoadConfigDeps): ConfigError {
+export function configError (env: Record<string, string | undefined>, deps?: LoadConfigDeps): ConfigError {
   try {
     loadConfig(env, deps)
   } catch (err) {
@@ -41,5 +41,5 @@ export function rejection (env: Record<string, string | undefined>, deps?: LoadC
 }
 
 export function problems (env: Record<string, string | undefined>, deps?: LoadConfigDeps): string[] {
-  return rejection(env, deps).problems
+  return configError(env, deps).problems
 }

@@ -1,12 +1,15 @@
-// Shared helpers of the emulator tests: start an emulator on loopback for one test, and send
-// token requests over real HTTP, the documented way unless told otherwise.
+// Shared helpers of the tests that talk to the emulator: start one on loopback for a test, send
+// token requests (and get a bandwidth token) over real HTTP, the documented way unless told
+// otherwise, call its BRTC API and its control routes, and read the tokens it issues.
 import type { Test } from 'tap'
 import { createUpstreamEmulator } from '../../emulator/upstream-emulator.js'
 import type { EmulatorOptions, Tenant, UpstreamEmulator } from '../../emulator/upstream-emulator.js'
 
-/** Basic credentials the way the providers document them: base64 of the raw UTF-8 `id:secret`. */
-export const basic = (id: string, secret: string): string =>
-  `Basic ${Buffer.from(`${id}:${secret}`, 'utf8').toString('base64')}`
+/** What follows `Basic ` the way the providers document it: base64 of the raw UTF-8 `id:secret`. */
+export const basicCredentials = (id: string, secret: string): string => Buffer.from(`${id}:${secret}`, 'utf8').toString('base64')
+
+/** The Authorization header value of those credentials. */
+export const basic = (id: string, secret: string): string => `Basic ${basicCredentials(id, secret)}`
 
 export const CREDS = {
   bandwidth: { clientId: 'bw-id', clientSecret: 'bw-secret-0123456789' },
@@ -61,18 +64,13 @@ export async function requestToken (emulator: UpstreamEmulator, tenant: Tenant, 
   })
 }
 
-/** Wait until `check` holds (polling), or fail after `ms`. */
-export async function until (check: () => boolean, ms = 2000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
-
-/** A fresh access token from the emulated `bandwidth` token endpoint, obtained the documented way. */
-export async function bandwidthToken (emulator: UpstreamEmulator): Promise<string> {
-  const res = await requestToken(emulator, 'bandwidth')
+/**
+ * A fresh access token from the emulated `bandwidth` token endpoint, obtained the documented way
+ * (as anything else on the account would), with `client`'s credentials: by default the ones
+ * startEmulator() gives the emulator.
+ */
+export async function bandwidthToken (emulator: UpstreamEmulator, client: { clientId: string, clientSecret: string } = CREDS.bandwidth): Promise<string> {
+  const res = await requestToken(emulator, 'bandwidth', { authorization: basic(client.clientId, client.clientSecret) })
   if (res.status !== 200) throw new Error(`token request failed: ${res.status}`)
   return ((await res.json()) as { access_token: string }).access_token
 }
@@ -101,6 +99,25 @@ export async function brtcCall (emulator: UpstreamEmulator, token: string, metho
     signal: c.signal
   })
 }
+
+/**
+ * POST to a dev-only control route (`/__emulator/<route>`) of the emulator at `emulator.url`: a
+ * string body as is, anything else as JSON, sent with `contentType`; no body, no content type.
+ */
+export async function postControl (emulator: { url: string }, route: string, body?: unknown, contentType = 'application/json'): Promise<Response> {
+  return await fetch(`${emulator.url}/__emulator/${route}`, {
+    method: 'POST',
+    headers: body === undefined ? {} : { 'content-type': contentType },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body)
+  })
+}
+
+/** Three base64url parts: the shape of the access and endpoint tokens the emulator issues. */
+export const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+
+/** One part (header or payload) of such a token, decoded. */
+export const decodeJwtPart = (part: string | undefined): Record<string, unknown> =>
+  JSON.parse(Buffer.from(part as string, 'base64url').toString('utf8')) as Record<string, unknown>
 
 /** The spec's minimal create body (createWebRtcConnectionRequest). */
 export const WEBRTC_ENDPOINT = { type: 'WEBRTC', direction: 'BIDIRECTIONAL' } as const

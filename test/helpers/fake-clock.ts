@@ -7,6 +7,7 @@
 //   clock.pendingTimers()                  // timers scheduled and not yet fired or cleared
 //   clock.nextTimerIn()                    // ms until the next timer fires, or undefined
 //   await settle()                         // let pending promise chains (fake fetches) finish
+//   await settlesNow(p)                    // whether p settles within those turns, the clock standing still
 import { clampDelay } from '../../src/lib/clock.js'
 import type { Clock, TimerHandle } from '../../src/lib/clock.js'
 
@@ -17,6 +18,14 @@ export const DEFAULT_WALL = Date.parse('2026-01-01T00:00:00.000Z')
 /** Lets promise chains started by fired timers run to completion (a few macrotask turns). */
 export async function settle (turns = 10): Promise<void> {
   for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve))
+}
+
+/** Whether p settles within settle()'s turns, the clock standing still: false while it waits on a timer or anything else. */
+export async function settlesNow (p: Promise<unknown>): Promise<boolean> {
+  let done = false
+  p.then(() => { done = true }, () => { done = true })
+  await settle()
+  return done
 }
 
 export class FakeClock implements Clock {

@@ -1,5 +1,6 @@
-// The one in-process stand-in for the provider's token endpoint, as a `fetch` function, so no
-// test opens a socket; test/e2e exercises the real thing (emulator/) over HTTP.
+// The one in-process stand-in for the provider's token endpoint, as a `fetch` function: it lets
+// unit and app tests run without a socket. Tests of the wire use the emulator (emulator/) over
+// HTTP instead (test/e2e, test/faults, test/emulator).
 //
 //   fakeProvider()               answers like the emulator: a fresh token per request, per
 //                                upstream; for app and route tests (see test/helpers/build.ts)
@@ -101,7 +102,8 @@ export async function hang (req: SeenRequest): Promise<Response> {
 
 export interface Deferred<T> { promise: Promise<T>, resolve: (value: T) => void, reject: (err: unknown) => void }
 
-export function deferred<T> (): Deferred<T> {
+/** A promise with its resolve and reject, for a test to settle when it chooses. */
+export function deferred<T = void> (): Deferred<T> {
   let resolve!: (value: T) => void
   let reject!: (err: unknown) => void
   const promise = new Promise<T>((_resolve, _reject) => { resolve = _resolve; reject = _reject })

@@ -11,11 +11,16 @@
 //   const kid = await idp.rotate()                           // new key published, signs from now on
 //   idp.setAvailable(false)                                  // JWKS answers 503
 //   idp.fetchCount                                           // JWKS requests served so far
+//
+// And the verifier side: verifierFor(idp) (src/auth/jwt-verifier.ts configured for this IdP, on
+// its clock, fetching the JWKS without a socket unless told `customFetch: undefined`), and
+// reasonOf(promise), the reason a verification was refused with.
 import { once } from 'node:events'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose'
 import type { CryptoKey, FetchImplementation, JWK, JWTPayload } from 'jose'
+import { createJwtVerifier, JwtVerificationError, type JwtVerifier, type JwtVerifierOptions } from '../../src/auth/jwt-verifier.js'
 
 export type TestKeyAlg = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA'
 
@@ -46,6 +51,8 @@ export interface TestJwks {
   readonly jwksUrl: URL
   readonly issuer: string
   readonly audience: string
+  /** The clock (epoch ms) the default `iat`/`exp` are computed from. */
+  readonly now: () => number
   /** The same JWKS without a socket; fits jose's `customFetch` (and the verifier's option). */
   readonly fetch: FetchImplementation
   /** JWKS requests answered so far, over HTTP and through `fetch` together. */
@@ -118,6 +125,7 @@ export async function createTestJwks (options: TestJwksOptions = {}): Promise<Te
     jwksUrl: new URL(`http://127.0.0.1:${port}/.well-known/jwks.json`),
     issuer,
     audience,
+    now,
     fetch: async () => {
       const { status, body } = answer()
       return new Response(body, { status, headers: { 'content-type': 'application/json' } })
@@ -152,4 +160,17 @@ export async function createTestJwks (options: TestJwksOptions = {}): Promise<Te
       await once(server, 'close')
     }
   }
+}
+
+/**
+ * A verifier for this IdP (its JWKS URL, issuer and audience) on the IdP's clock, fetching the
+ * JWKS through `idp.fetch`; `opts` override any of it (`customFetch: undefined`: over real HTTP).
+ */
+export function verifierFor (idp: TestJwks, opts: Partial<JwtVerifierOptions> = {}): JwtVerifier {
+  return createJwtVerifier({ jwksUrl: idp.jwksUrl, issuer: idp.issuer, audience: idp.audience, now: idp.now, customFetch: idp.fetch, ...opts })
+}
+
+/** The reason a verification was refused with; undefined if it passed, and a description of anything else it threw. */
+export async function reasonOf (p: Promise<unknown>): Promise<string | undefined> {
+  return await p.then(() => undefined, (e: unknown) => (e instanceof JwtVerificationError ? e.reason : `not a JwtVerificationError: ${String(e)}`))
 }

@@ -18,6 +18,7 @@ import type { UpstreamErrorClass } from '../../src/lib/errors.js'
 import { captureLogger } from './capture-logger.js'
 import { FakeClock } from './fake-clock.js'
 import { scriptedProvider, type Handler } from './fake-provider.js'
+import { rejection } from './rejection.js'
 
 export const CLIENT_SECRET = 'client-secret-VALUE-0123456789'
 
@@ -136,16 +137,6 @@ export function providerHarness (t: TeardownHost, handler: Handler, opts: Manage
   return { manager, provider, clock: time, requests, lines, updates, fetches }
 }
 
-/** The rejection reason of p (fails loudly if p resolves). */
-export async function rejection (p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p
-  } catch (err) {
-    return err
-  }
-  throw new Error('expected a rejection')
-}
-
 /** The AppError p rejects with; fails loudly on anything else. */
 export async function appRejection (p: Promise<unknown>, code: AppError['code']): Promise<AppError> {
   const err = await rejection(p)
@@ -156,12 +147,4 @@ export async function appRejection (p: Promise<unknown>, code: AppError['code'])
 /** The 503 UPSTREAM_UNAVAILABLE AppError p rejects with. */
 export async function unavailable (p: Promise<unknown>): Promise<AppError> {
   return await appRejection(p, 'UPSTREAM_UNAVAILABLE')
-}
-
-/** Resolves true if p settles within a few event-loop turns, without advancing the clock. */
-export async function settlesNow (p: Promise<unknown>): Promise<boolean> {
-  let done = false
-  p.then(() => { done = true }, () => { done = true })
-  for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve))
-  return done
 }

@@ -1,8 +1,8 @@
 // Reading what the app wrote: its log lines, and one sample of a Prometheus exposition.
 
-/** Lines the app logged, parsed. */
-export function parsedLogs (logs: string[]): Array<Record<string, unknown>> {
-  return logs.map((line) => JSON.parse(line) as Record<string, unknown>)
+/** Lines the app logged, parsed; `Line` names the fields a test reads. */
+export function parsedLogs<Line = Record<string, unknown>> (logs: readonly string[]): Line[] {
+  return logs.map((line) => JSON.parse(line) as Line)
 }
 
 /** One sample's value from a Prometheus exposition, or undefined when the series is absent. */

@@ -3,8 +3,7 @@
 // pause()/resume() (a hung server, SIGSTOP/SIGCONT), restart() (same port, empty data).
 // Only the pid this helper spawned is ever signalled.
 //
-// Also here, for the Redis tests: `eventually`, for the few things only observable by asking
-// again (a reconnect).
+// Also here, for the Redis tests: rateLimitKey, the key a rate-limit counter lives under.
 //
 // Outside CI, tests that need Redis skip with a visible reason when redis-server is not installed;
 // with CI=true (set by .ci/run) they run, and fail, instead.
@@ -12,8 +11,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
+import { sha256 } from '../../src/lib/secret.js'
 import type { Test } from 'tap'
 import { freePort } from './net.js'
 
@@ -62,16 +61,11 @@ export const PATIENT_TIMINGS = {
 }
 
 /**
- * Asks again every 25 ms until check() holds, for states only observable by asking (a reconnect);
- * fails after the deadline instead of hanging. The deadline is generous: only a broken test
- * or machine reaches it.
+ * The Redis key a rate-limit key (`api_key:<name>`, `address:<ip>`) is counted under: the
+ * store's namespace (the app's is `wts:rl:`) and the key's SHA-256, base64url, never the key itself.
  */
-export async function eventually (check: () => boolean | Promise<boolean>, what: string, deadlineMs = 20_000): Promise<void> {
-  const start = Date.now()
-  while (!(await check())) {
-    if (Date.now() - start > deadlineMs) throw new Error(`timed out waiting for: ${what}`)
-    await sleep(25)
-  }
+export function rateLimitKey (key: string, nameSpace = 'wts:rl:'): string {
+  return nameSpace + sha256(key).toString('base64url')
 }
 
 let installed: boolean | undefined

@@ -6,6 +6,7 @@
 import t from 'tap'
 import { JWKS_FAILURE_COOLDOWN_MS } from '../../src/auth/jwt-verifier.js'
 import { build } from '../helpers/build.js'
+import { parsedLogs } from '../helpers/output.js'
 import { createTestJwks } from '../helpers/jwks.js'
 
 const ALICE_KEY = 'alice-key-0123456789abcdef0123456789ab'
@@ -59,9 +60,9 @@ t.test('a failing JWKS is asked at most once per cool-down, and warned about onc
   const second = await Promise.all(jwts.map(async (jwt) => await app.inject({ url: '/token/webrtc', headers: { authorization: `Bearer ${jwt}` } })))
   t.same([...new Set(second.map((r) => r.statusCode))], [401])
   t.equal(idp.fetchCount, 1, 'inside the cool-down: no fetch at all')
-  const warnings = logs.map((l) => JSON.parse(l) as { level: number, msg: string }).filter((l) => l.level === 40 && l.msg.includes('JWKS'))
+  const warnings = parsedLogs<{ level: number, msg: string }>(logs).filter((l) => l.level === 40 && l.msg.includes('JWKS'))
   t.same(warnings.map((l) => l.msg), ['cannot verify JWTs: JWKS unavailable'], 'one warning for 60 refused requests')
-  const reasons = logs.map((l) => JSON.parse(l) as { authFailure?: string }).filter((l) => l.authFailure !== undefined)
+  const reasons = parsedLogs<{ authFailure?: string }>(logs).filter((l) => l.authFailure !== undefined)
   t.ok(reasons.length === 60 && reasons.every((l) => l.authFailure === 'jwks_unavailable'), 'each request line says why')
 
   idp.setAvailable(true)
@@ -69,6 +70,28 @@ t.test('a failing JWKS is asked at most once per cool-down, and warned about onc
   const healed = await app.inject({ url: '/token/webrtc', headers: { authorization: `Bearer ${jwts[0] as string}` } })
   t.equal(healed.statusCode, 200, 'asked again after the cool-down')
   t.equal(idp.fetchCount, 2)
+})
+
+t.test('a JWKS outage does not spend the address\'s budget of failures: valid JWTs work as soon as it heals', async (t) => {
+  const idp = await createTestJwks()
+  t.teardown(async () => { await idp.close() })
+  let now = Date.now()
+  idp.setAvailable(false)
+  const { app } = await build(t, {
+    env: { AUTH_JWKS_URL: idp.jwksUrl.href, AUTH_ISSUER: idp.issuer, AUTH_AUDIENCE: idp.audience, RATE_LIMIT_MAX: '2' },
+    auth: { customFetch: idp.fetch, now: () => now }
+  })
+  const jwt = { authorization: `Bearer ${await idp.sign({ sub: 'office-user' })}` }
+  const during: number[] = []
+  for (let i = 0; i < 5; i++) during.push((await app.inject({ url: '/token/webrtc', headers: jwt })).statusCode)
+  t.same(during, [401, 401, 401, 401, 401], 'refused, never 429, past a budget of 2')
+  idp.setAvailable(true)
+  now += JWKS_FAILURE_COOLDOWN_MS
+  t.equal((await app.inject({ url: '/token/webrtc', headers: jwt })).statusCode, 200, 'served once it is back')
+  const guess = { 'x-api-key': 'g'.repeat(40) }
+  const guesses = [] as number[]
+  for (let i = 0; i < 3; i++) guesses.push((await app.inject({ url: '/token/webrtc', headers: guess })).statusCode)
+  t.same(guesses, [401, 401, 429], 'wrong credentials still spend it')
 })
 
 t.test('an API key named alice and a JWT for sub alice are two identities', async (t) => {
@@ -84,7 +107,7 @@ t.test('an API key named alice and a JWT for sub alice are two identities', asyn
   t.equal((await app.inject({ url: '/token/webrtc', headers: key })).statusCode, 200)
   t.equal((await app.inject({ url: '/token/webrtc', headers: key })).statusCode, 429, 'the key is out of budget')
   t.equal((await app.inject({ url: '/token/webrtc', headers: jwt })).statusCode, 200, 'the JWT caller named alice has a budget of its own')
-  const served = logs.map((l) => JSON.parse(l) as { msg: string, status?: number, caller?: string, authMethod?: string })
+  const served = parsedLogs<{ msg: string, status?: number, caller?: string, authMethod?: string }>(logs)
     .filter((l) => l.msg === 'request completed' && l.status === 200)
   t.same(served.map((l) => [l.caller, l.authMethod]), [['alice', 'api_key'], ['alice', 'api_key'], ['alice', 'jwt']], 'the log line says which')
 })

@@ -1,6 +1,7 @@
 // The BRTC plugin (src/plugins/brtc.ts) in the whole app, against the emulator over real HTTP:
 // off without BRTC_ACCOUNT_ID; the sweep starts once the app is ready and runs on the injected
-// clock, counted in the metrics; closing the app cuts a sweep in flight short. Ownership: a new
+// clock, counted in the metrics; closing the app cuts a sweep in flight short, and answers a
+// create waiting on a hung provider with its 503. Ownership: a new
 // app instance with the same secret (a restart) recognises the caller's endpoints; a rotated
 // secret (a `*_FILE` reload) keeps the caller's earlier endpoints theirs in this process and hands
 // no one else's to anyone; after a restart with the new secret those are no one's (not listed,
@@ -10,8 +11,9 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { build } from '../helpers/build.js'
 import { FakeClock } from '../helpers/fake-clock.js'
-import { eventually } from '../helpers/redis-server.js'
-import { KEY, OTHER, ROUTE, createDirectly, parsedLogs, rig, sample, startBrtcEmulator } from '../helpers/brtc-rig.js'
+import { eventually } from '../helpers/eventually.js'
+import { KEY, OTHER, ROUTE, createDirectly, rig, startBrtcEmulator } from '../helpers/brtc-rig.js'
+import { parsedLogs, sample } from '../helpers/output.js'
 
 const OLD_SECRET = 'bw-secret-OLD-0123456789'
 const NEW_SECRET = 'bw-secret-NEW-0123456789'
@@ -60,6 +62,21 @@ t.test('closing the app cuts a sweep in flight short', async (t) => {
   await eventually(() => emulator.brtcRequests().some((r) => r.outcome === 'hang'), 'a sweep waiting on the provider')
   await t.resolves(app.close(), 'closed without waiting for the provider (whose timeout is 60 s on a clock that does not move)')
   t.equal(clock.pendingTimers(), 0, 'no sweep timer left')
+})
+
+t.test('closing the app answers a create waiting on a hung provider with its 503 at once', async (t) => {
+  const clock = new FakeClock({ wall: Date.now() })
+  const emulator = await startBrtcEmulator(t)
+  const { app } = await rig(t, { clock, emulator, env: { UPSTREAM_TIMEOUT_MS: '60000' } })
+  emulator.setFault('brtc', { kind: 'hang', operation: 'create' })
+  const pending = app.inject({ method: 'POST', url: ROUTE, headers: KEY })
+  await eventually(() => emulator.brtcRequests().some((r) => r.outcome === 'hang'), 'the create reached the emulator')
+  const closed = app.close()
+  const res = await pending
+  t.equal(res.statusCode, 503, 'on a clock that does not move, so not by the 60 s timeout')
+  t.equal(res.json().code, 'UPSTREAM_UNAVAILABLE')
+  t.ok(Number(res.headers['retry-after']) >= 1, 'with Retry-After')
+  await t.resolves(closed)
 })
 
 t.test('a restart with the same secret recognises the caller\'s endpoints', async (t) => {

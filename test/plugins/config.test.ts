@@ -11,7 +11,7 @@ import { build } from '../helpers/build.js'
 import { FakeClock } from '../helpers/fake-clock.js'
 import { findLeaks } from '../helpers/leak-scan.js'
 import { rig } from '../helpers/wire.js'
-import { sample } from '../helpers/output.js'
+import { parsedLogs, sample } from '../helpers/output.js'
 
 const KEY_1 = 'first-key-0123456789abcdef0123456789ab'
 const KEY_2 = 'second-key-0123456789abcdef0123456789a'
@@ -36,7 +36,7 @@ t.test('API keys revoked and added through API_KEYS_FILE, without a restart', as
   const metrics = (await app.inject({ url: '/metrics' })).body
   t.equal(sample(metrics, 'config_reloads_total{outcome="success"}'), 1)
   t.equal(sample(metrics, 'config_reloads_total{outcome="failure"}'), 0)
-  const line = logs.map((l) => JSON.parse(l) as { msg: string, variables?: string[] }).find((l) => l.msg === 'configuration reloaded')
+  const line = parsedLogs<{ msg: string, variables?: string[] }>(logs).find((l) => l.msg === 'configuration reloaded')
   t.same(line?.variables, ['API_KEYS_FILE'])
   t.same(findLeaks(logs, [KEY_1, KEY_2]), [])
 })
@@ -55,7 +55,7 @@ t.test('an invalid API_KEYS_FILE: nothing changes, one error line, /readyz 200 a
   const ready = await app.inject({ url: '/readyz' })
   t.equal(ready.statusCode, 200)
   t.same(ready.json().config, { state: 'stale', variables: ['API_KEYS_FILE'] })
-  const errors = logs.map((l) => JSON.parse(l) as { level: number, msg: string, variables?: string[] }).filter((l) => l.level === 50)
+  const errors = parsedLogs<{ level: number, msg: string, variables?: string[] }>(logs).filter((l) => l.level === 50)
   t.equal(errors.length, 1, 'one error line, however often the bad file is seen')
   t.same(errors[0]?.variables, ['API_KEYS_FILE'])
   t.same(findLeaks(logs, [KEY_1, 'tooshort-secret']), [], 'names the variable, never a value')
@@ -110,6 +110,19 @@ t.test('invalid_client after the secret file changed: re-read and retried at onc
   t.same(outcomes, [401, 200], 'refused with the old secret, then at once accepted with the new one')
   t.equal(r.app.tokens.get('bandwidth')?.state().lastErrorClass, null, 'no credentials back-off is left')
   t.equal(sample((await r.app.inject({ url: '/metrics' })).body, 'config_reloads_total{outcome="success"}'), 1)
+})
+
+t.test('a wrong secret fixed by its file: callers get tokens again at the reload, not after the 60 s back-off', async (t) => {
+  const dir = t.testdir({ secret: 'bw-secret-WRONG-0123456789' })
+  const r = await rig(t, {
+    env: { BANDWIDTH_CLIENT_SECRET: '', BANDWIDTH_CLIENT_SECRET_FILE: join(dir, 'secret'), SECRET_FILES_POLL_SECONDS: '1' },
+    beforeReady: (emulator) => { emulator.setCredentials('bandwidth', 'bw-client', 'bw-secret-RIGHT-0123456789') }
+  })
+  const ask = async (): Promise<number> => (await r.app.inject({ url: '/token/webrtc?upstream=bandwidth', headers: { 'x-api-key': 'test-key-0123456789abcdef0123456789abcdef' } })).statusCode
+  t.equal(await ask(), 502, 'the provider refuses the secret')
+  writeFileSync(join(dir, 'secret'), 'bw-secret-RIGHT-0123456789')
+  await r.wire.advance(1000 + 200) // the next poll and its settle wait
+  t.equal(await ask(), 200, 'well inside the 60 s credentials back-off')
 })
 
 t.test('a rotation done as the runbook says, under continuous requests: no caller sees a non-200', async (t) => {

@@ -10,10 +10,10 @@ import { API_KEY, BASE_ENV, OTHER_KEY, build } from '../helpers/build.js'
 import { FakeClock, settle } from '../helpers/fake-clock.js'
 import { fakeProvider } from '../helpers/fake-provider.js'
 import { createTestJwks } from '../helpers/jwks.js'
+import { parsedLogs } from '../helpers/output.js'
 
 type Line = Record<string, unknown>
-const parse = (logs: string[]): Line[] => logs.map((l) => JSON.parse(l) as Line)
-const requestLines = (logs: string[]): Line[] => parse(logs).filter((l) => l.msg === 'request completed')
+const requestLines = (logs: string[]): Line[] => parsedLogs(logs).filter((l) => l.msg === 'request completed')
 
 t.test('one line per request with route, status, duration, caller name and upstream', async (t) => {
   const idp = await createTestJwks()
@@ -38,7 +38,7 @@ t.test('one line per request with route, status, duration, caller name and upstr
     const res = await app.inject({ url, headers })
     ids.push(String(res.headers['x-request-id'] ?? ''))
   }
-  const fresh = parse(logs.slice(before))
+  const fresh = parsedLogs(logs.slice(before))
   t.notOk(fresh.some((l) => l.msg === 'incoming request'), "Fastify's own request lines are off")
   const lines = requestLines(logs.slice(before))
   t.equal(lines.length, calls.length, 'one request line per request')
@@ -88,7 +88,7 @@ t.test('token refreshes log at info with upstream, expiresIn and the token id on
   provider.respond((upstream) => Response.json({ access_token: `no-id-${upstream}`, token_type: 'Bearer', expires_in: 600 }))
   clock.advance(480_000) // global refreshes at 80 % of 600 s
   await settle()
-  const refreshes = parse(logs).filter((l) => l.msg === 'upstream token refreshed')
+  const refreshes = parsedLogs(logs).filter((l) => l.msg === 'upstream token refreshed')
   t.same(refreshes.map((l) => [l.level, l.upstream, l.expiresIn, l.tokenId]).sort(), [
     [30, 'bandwidth', 3600, 'id-1'],
     [30, 'global', 600, 'id-2'],
@@ -111,7 +111,7 @@ t.test('a provider outage logs at warn once per change, its end at info once', a
     }
   }
   await outage(60_000)
-  const warns = (): Line[] => parse(logs).filter((l) => l.level === 40 && l.upstream !== undefined)
+  const warns = (): Line[] => parsedLogs(logs).filter((l) => l.level === 40 && l.upstream !== undefined)
   t.same(warns().map((l) => [l.upstream, l.errorClass, l.msg]).sort(), [
     ['bandwidth', 'server_error', 'upstream token fetch failing; backing off'],
     ['global', 'server_error', 'upstream token fetch failing; backing off']
@@ -119,7 +119,7 @@ t.test('a provider outage logs at warn once per change, its end at info once', a
   t.ok(provider.calls.global! >= 9, `${provider.calls.global} provider requests, one warning`)
   provider.respond(null)
   await outage(10_000)
-  const recovered = parse(logs).filter((l) => l.msg === 'upstream token fetch recovered')
+  const recovered = parsedLogs(logs).filter((l) => l.msg === 'upstream token fetch recovered')
   t.same(recovered.map((l) => [l.level, l.upstream]).sort(), [[30, 'bandwidth'], [30, 'global']])
   provider.respond(() => new Response('down', { status: 500 }))
   await outage(600_000) // global refreshes at 480 s and fails from then on
@@ -132,7 +132,7 @@ t.test("Fastify's own failure lines stay on: a request that errors after the rep
   app.addHook('onResponse', async () => { throw new Error('late failure') })
   await app.ready()
   t.equal((await app.inject({ url: '/token/webrtc', headers: { 'x-api-key': API_KEY } })).statusCode, 200)
-  const lines = parse(logs)
+  const lines = parsedLogs(logs)
   t.equal(lines.filter((l) => l.msg === 'request completed').length, 1, 'still one request line')
   const errored = lines.filter((l) => l.msg === 'request errored')
   t.equal(errored.length, 1)

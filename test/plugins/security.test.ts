@@ -75,6 +75,20 @@ t.test('an allowed origin gets CORS headers, a preflight succeeds', async (t) =>
   t.match(String(pre.headers['access-control-allow-headers']), /X-API-Key/i)
 })
 
+t.test('every answer to an OPTIONS is a 204 preflight or the service\'s own error shape', async (t) => {
+  const { app } = await build(t, { env: { CORS_ORIGINS: ALLOWED } })
+  const bare = await app.inject({ method: 'OPTIONS', url: '/token/webrtc', headers: { origin: ALLOWED } })
+  t.equal(bare.statusCode, 204, 'no Access-Control-Request-Method: answered as a preflight')
+  t.equal(bare.headers['access-control-allow-origin'], ALLOWED)
+  t.equal(bare.body, '')
+  for (const headers of [{}, { origin: 'https://evil.example.com', 'access-control-request-method': 'GET' }]) {
+    const res = await app.inject({ method: 'OPTIONS', url: '/token/webrtc', headers })
+    t.equal(res.statusCode, 404, JSON.stringify(headers))
+    t.equal(res.json().code, 'NOT_FOUND')
+    t.notOk(res.headers['access-control-allow-origin'])
+  }
+})
+
 t.test('an origin not on the list gets no CORS headers', async (t) => {
   const { app } = await build(t, { env: { CORS_ORIGINS: ALLOWED } })
   for (const origin of ['https://evil.example.com', `${ALLOWED}.evil.com`, 'null', 'https://APP.example.com:443x']) {

@@ -1,12 +1,9 @@
-// Token encryption for Redis (src/redis/crypto.ts) and the key derivation under it
-// (src/lib/derive-key.ts): the entry name (keyId) and the AES-256-GCM key both come from the
-// client secret and the upstream's context, so another secret or context names another entry
-// and reads nothing; anything not authentic under our key decrypts to nothing. scrypt runs once
-// per secret and purpose, with the documented parameters; HKDF expands per use.
+// Token encryption for Redis (src/redis/crypto.ts): the entry name (keyId) and the AES-256-GCM
+// key both come from the client secret and the upstream's context (through src/lib/derive-key.ts,
+// tested in test/lib/derive-key.test.ts), so another secret or context names another entry and
+// reads nothing; anything not authentic under our key decrypts to nothing.
 import t from 'tap'
-import { hkdfSync, scryptSync } from 'node:crypto'
 import { ENVELOPE_VERSION, TokenCipher } from '../../src/redis/crypto.js'
-import { rootKey, subKey } from '../../src/lib/derive-key.js'
 import { Secret } from '../../src/lib/secret.js'
 
 const URL_A = 'https://id.example.test/api/v1/oauth2/token'
@@ -92,31 +89,4 @@ t.test('anything that is not an envelope of this version reads as nothing', asyn
   ]) {
     t.equal(cipher.decrypt(stored), undefined, stored.slice(0, 40))
   }
-})
-
-t.test('rootKey: scrypt (N=2^15, r=8, p=1) once per secret and purpose, remembered', async (t) => {
-  const secret = new Secret('derive-key-test-secret')
-  const purpose = 'test-purpose:["a"]'
-  const [a, b] = await Promise.all([rootKey(secret, purpose), rootKey(secret, purpose)])
-  t.equal(a, b, 'two concurrent callers share one derivation (the same Buffer)')
-  t.equal(await rootKey(secret, purpose), a, 'a later caller gets it too')
-  t.equal(await rootKey(new Secret(secret.reveal()), purpose), a, 'remembered by value, not by Secret object')
-  t.equal(a.length, 32)
-  const expected = scryptSync(secret.reveal(), `webrtc-token-service/v1/${purpose}`, 32, { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 })
-  t.ok(a.equals(expected), 'the documented scrypt parameters and salt label')
-
-  const otherPurpose = await rootKey(secret, 'test-purpose:["b"]')
-  const otherSecret = await rootKey(new Secret('derive-key-test-secret2'), purpose)
-  t.notOk(otherPurpose.equals(a), 'another purpose, another key')
-  t.notOk(otherSecret.equals(a), 'another secret, another key')
-})
-
-t.test('subKey: HKDF-SHA256 per use, of the requested length', async (t) => {
-  const root = Buffer.alloc(32, 7)
-  const key = subKey(root, 'use-a')
-  t.equal(key.length, 32, '32 bytes by default')
-  t.ok(key.equals(Buffer.from(hkdfSync('sha256', root, Buffer.alloc(0), 'use-a', 32))))
-  t.ok(subKey(root, 'use-a').equals(key), 'deterministic')
-  t.notOk(subKey(root, 'use-b').equals(key), 'another use, another key')
-  t.equal(subKey(root, 'use-a', 16).length, 16)
 })

@@ -6,11 +6,11 @@
 // bounded polls for Redis reconnects.
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { sha256 } from '../../src/lib/secret.js'
 import { API_KEY, OTHER_KEY, build, type Built } from '../helpers/build.js'
 import { FakeClock } from '../helpers/fake-clock.js'
 import { fakeProvider } from '../helpers/fake-provider.js'
-import { PATIENT_TIMINGS, eventually, redisSkip, startRedisServer } from '../helpers/redis-server.js'
+import { eventually } from '../helpers/eventually.js'
+import { PATIENT_TIMINGS, rateLimitKey, redisSkip, startRedisServer } from '../helpers/redis-server.js'
 import { freePort } from '../helpers/net.js'
 
 const skip = redisSkip()
@@ -23,9 +23,6 @@ const impatient = {
 }
 /** Losers look at Redis often, so waits on another replica are short. */
 const POLL = { redisPollMs: 10 }
-
-/** The Redis key a rate-limit key (`api_key:<name>`, `address:<ip>`) is counted under. */
-const rlKey = (key: string): string => 'wts:rl:' + sha256(key).toString('base64url')
 
 const redisState = async (app: FastifyInstance): Promise<unknown> => (await app.inject('/readyz')).json().redis
 const get = async (app: FastifyInstance, url = '/token/webrtc', key = API_KEY) => await app.inject({ url, headers: { 'x-api-key': key } })
@@ -51,8 +48,8 @@ t.test('unreachable at startup: starts, serves with local limits, shows down, th
   t.equal(count(logs, 'redis unreachable'), 1, 'reconnect attempts are not logged')
   t.equal(count(logs, 'redis connection restored'), 1)
   t.equal((await get(app, '/token/webrtc', OTHER_KEY)).statusCode, 200)
-  t.equal(await server.client().get(rlKey('api_key:mobile')), '1', 'counting in Redis again')
-  t.equal(await server.client().exists(rlKey('api_key:web')), 0, 'what was counted locally stays local')
+  t.equal(await server.client().get(rateLimitKey('api_key:mobile')), '1', 'counting in Redis again')
+  t.equal(await server.client().exists(rateLimitKey('api_key:web')), 0, 'what was counted locally stays local')
 })
 
 t.test('Redis killed and restarted under load: no 5xx, local refresh meanwhile, shared again after', { skip }, async (t) => {

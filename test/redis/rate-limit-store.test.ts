@@ -8,20 +8,17 @@ import t, { type Test } from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyRateLimitStore } from '@fastify/rate-limit'
 import { silentLogger } from '../../src/lib/logger.js'
-import { Secret, sha256 } from '../../src/lib/secret.js'
+import { Secret } from '../../src/lib/secret.js'
 import { RedisConnection } from '../../src/redis/connection.js'
 import { sharedRateLimitStore } from '../../src/redis/rate-limit-store.js'
 import { build } from '../helpers/build.js'
-import { PATIENT_TIMINGS, redisSkip, startRedisServer } from '../helpers/redis-server.js'
+import { PATIENT_TIMINGS, rateLimitKey, redisSkip, startRedisServer } from '../helpers/redis-server.js'
 
 const skip = redisSkip()
 
 interface Counted { current: number, ttl: number }
 /** The store as the library calls it: both methods take (key, cb, windowMs, max). */
 type Store = FastifyRateLimitStore & { read: FastifyRateLimitStore['incr'] }
-
-/** The Redis key a rate-limit key is counted under. */
-const hashed = (nameSpace: string, key: string): string => nameSpace + sha256(key).toString('base64url')
 
 async function call (store: Store, method: 'incr' | 'read', key: string, windowMs = 60_000): Promise<Counted> {
   return await new Promise((resolve, reject) => {
@@ -43,7 +40,7 @@ async function setup (t: Test) {
 
 t.test('Redis counters while up; local counters while down or failing', { skip }, async (t) => {
   const { redis, connection, link, store } = await setup(t)
-  const key = hashed('test:rl:', 'k')
+  const key = rateLimitKey('k', 'test:rl:')
 
   t.match(await call(store, 'incr', 'k'), { current: 1 })
   const second = await call(store, 'incr', 'k')
@@ -65,7 +62,7 @@ t.test('Redis counters while up; local counters while down or failing', { skip }
 
 t.test('read reports without counting, in Redis and in the local fallback', { skip }, async (t) => {
   const { redis, connection, link, store } = await setup(t)
-  const key = hashed('test:rl:', 'addr')
+  const key = rateLimitKey('addr', 'test:rl:')
 
   t.same(await call(store, 'read', 'addr'), { current: 0, ttl: 0 }, 'no window yet')
   t.equal(await redis.exists(key), 0, 'reading creates nothing')
@@ -98,7 +95,7 @@ t.test('windows expire, in Redis and locally; a Redis counter without expiry get
   await sleep(5)
   t.match(await call(store, 'incr', 'w', 1), { current: 1 }, 'Redis: a new window')
 
-  const stuck = hashed('test:rl:', 'stuck')
+  const stuck = rateLimitKey('stuck', 'test:rl:')
   await redis.set(stuck, '5')
   t.same(await call(store, 'read', 'stuck'), { current: 5, ttl: 0 }, 'read: no expiry shows as no time left')
   const counted = await call(store, 'incr', 'stuck')
@@ -121,7 +118,7 @@ t.test('child stores: local counters apart, one Redis counter per key', { skip }
   const b = root.child({} as never) as Store
   await call(a, 'incr', 'shared')
   t.match(await call(b, 'incr', 'shared'), { current: 2 }, 'Redis: one counter for the key')
-  t.equal(await redis.get(hashed('test:rl:', 'shared')), '2')
+  t.equal(await redis.get(rateLimitKey('shared', 'test:rl:')), '2')
   link.up = false
   await call(a, 'incr', 'local')
   t.match(await call(b, 'incr', 'local'), { current: 1 }, 'local: each limiter counts apart')
@@ -137,7 +134,7 @@ t.test('the store\'s Redis keys are digests: no identity or address in clear', {
   for (const key of keys) t.match(key, /^test:rl:[A-Za-z0-9_-]{43}$/, 'namespace + base64url SHA-256')
   const all = keys.join('\n')
   for (const clear of ['alice', 'api_key', 'jwt', 'address', '127.0.0.1', '2001:db8']) t.notMatch(all, clear)
-  t.equal(await redis.get(hashed('test:rl:', 'api_key:alice')), '1', 'the digest of the rate-limit key')
+  t.equal(await redis.get(rateLimitKey('api_key:alice', 'test:rl:')), '1', 'the digest of the rate-limit key')
 })
 
 t.test('in the app: counters for a caller and a failing address are stored under digests only', { skip }, async (t) => {
@@ -154,10 +151,10 @@ t.test('in the app: counters for a caller and a failing address are stored under
 
   const redis = server.client()
   const keys = (await redis.keys('wts:rl:*')).sort()
-  t.same(keys, [hashed('wts:rl:', 'address:127.0.0.1'), hashed('wts:rl:', 'api_key:alice')].sort(),
+  t.same(keys, [rateLimitKey('address:127.0.0.1'), rateLimitKey('api_key:alice')].sort(),
     'one counter per caller identity and per failing address, named by digest')
-  t.equal(await redis.get(hashed('wts:rl:', 'api_key:alice')), '2')
-  t.equal(await redis.get(hashed('wts:rl:', 'address:127.0.0.1')), '1')
+  t.equal(await redis.get(rateLimitKey('api_key:alice')), '2')
+  t.equal(await redis.get(rateLimitKey('address:127.0.0.1')), '1')
   const stored = [...keys, ...await Promise.all(keys.map(async (k) => await redis.get(k) ?? ''))].join('\n')
   t.notMatch(stored, 'alice', 'no caller name')
   t.notMatch(stored, '127.0.0.1', 'no client address')

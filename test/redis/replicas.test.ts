@@ -5,15 +5,11 @@
 import t, { type Test } from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
-import { sha256 } from '../../src/lib/secret.js'
 import { API_KEY, BANDWIDTH_SECRET, GLOBAL_SECRET, OTHER_KEY, build, type Built } from '../helpers/build.js'
 import { fakeProvider, type FakeProvider } from '../helpers/fake-provider.js'
-import { PATIENT_TIMINGS, redisSkip, startRedisServer } from '../helpers/redis-server.js'
+import { PATIENT_TIMINGS, rateLimitKey, redisSkip, startRedisServer } from '../helpers/redis-server.js'
 
 const skip = redisSkip()
-
-/** The Redis key a rate-limit key (`api_key:<name>`, `address:<ip>`) is counted under. */
-const rlKey = (key: string): string => 'wts:rl:' + sha256(key).toString('base64url')
 
 /** The fake provider, answering after a short real delay so replicas really overlap. */
 function slowProvider (): FakeProvider {
@@ -81,7 +77,7 @@ t.test('a rate limit of 10 holds across the replicas', { skip }, async (t) => {
   t.equal(statuses.filter((s) => s === 429).length, 20)
   const limited = replies.find((r) => r.statusCode === 429)
   t.match(limited?.headers['retry-after'], /^\d+$/)
-  t.equal(await server.client().get(rlKey('api_key:web')), '30', 'one shared counter')
+  t.equal(await server.client().get(rateLimitKey('api_key:web')), '30', 'one shared counter')
   // Another identity has its own budget.
   t.equal((await (apps[0] as Built).app.inject({ url: '/token/webrtc', headers: { 'x-api-key': OTHER_KEY } })).statusCode, 200)
 })
@@ -99,8 +95,8 @@ t.test('Redis holds no token, secret or key in clear', { skip }, async (t) => {
   const entries = await dump(server.client())
   const keys = entries.map((e) => e.key).sort()
   t.equal(keys.filter((k) => /^wts:token:[0-9a-f]{32}$/.test(k)).length, 2, 'one encrypted entry per upstream')
-  t.ok(keys.includes(rlKey('api_key:web')) && keys.includes(rlKey('api_key:mobile')), 'rate-limit counters per identity, by digest')
-  t.ok(keys.includes(rlKey('address:127.0.0.1')), 'failed authentication counted per address, by digest')
+  t.ok(keys.includes(rateLimitKey('api_key:web')) && keys.includes(rateLimitKey('api_key:mobile')), 'rate-limit counters per identity, by digest')
+  t.ok(keys.includes(rateLimitKey('address:127.0.0.1')), 'failed authentication counted per address, by digest')
   t.equal(keys.length, 5, 'no other keys (the locks are gone)')
   t.same([...new Set(entries.map((e) => e.type))], ['string'])
 

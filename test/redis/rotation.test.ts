@@ -2,12 +2,25 @@
 // its file, the shared entry's name and key move with it (the old entry is left to expire), and the
 // next refresh costs one provider request for all of them, with no replica serving a wrong token.
 import t from 'tap'
+import type { FastifyInstance } from 'fastify'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import type { ReloadResult } from '../../src/config/reloader.js'
 import { API_KEY, build, type Built } from '../helpers/build.js'
 import { FakeClock } from '../helpers/fake-clock.js'
 import { fakeProvider } from '../helpers/fake-provider.js'
+import { eventually } from '../helpers/eventually.js'
 import { PATIENT_TIMINGS, redisSkip, startRedisServer } from '../helpers/redis-server.js'
+
+/** How long a changed file must read the same before a reload takes it, on the replica's FakeClock. */
+const SETTLE_MS = 50
+
+/** A reload, its settle time moved on the FakeClock the app's reloader runs on. */
+async function reloadOn (app: FastifyInstance, clock: FakeClock): Promise<ReloadResult> {
+  const reload = app.reloadConfig()
+  await clock.advanceAsync(SETTLE_MS)
+  return await reload
+}
 
 t.test('two replicas, one secret file each, rotated together', { skip: redisSkip() }, async (t) => {
   const server = await startRedisServer(t)
@@ -18,7 +31,7 @@ t.test('two replicas, one secret file each, rotated together', { skip: redisSkip
     provider,
     redis: { timings: PATIENT_TIMINGS },
     tokens: { clock, redisPollMs: 10 },
-    reload: { settleMs: 1 }
+    reload: { clock, settleMs: SETTLE_MS }
   })
   const clockA = new FakeClock()
   const clockB = new FakeClock()
@@ -31,20 +44,18 @@ t.test('two replicas, one secret file each, rotated together', { skip: redisSkip
   const entriesBefore = (await server.client().keys('wts:token:*')).length
 
   for (const file of ['a', 'b']) writeFileSync(join(dir, file), 'bw-secret-NEW-0123456789')
-  for (const r of [a, b]) t.equal((await r.app.reloadConfig()).outcome, 'reloaded')
+  t.equal((await reloadOn(a.app, clockA)).outcome, 'reloaded')
+  t.equal((await reloadOn(b.app, clockB)).outcome, 'reloaded')
   t.equal(await token(a), first, 'the held token is still served after the rotation')
 
   // A refreshes first (at 80 % of 3600 s) under the new secret; B follows and reads A's token.
   await clockA.advanceAsync(2_880_000)
-  // Real Redis round trips: wait (bounded) for the refresh to land rather than for a time.
+  // Real Redis round trips: wait for the refresh to land rather than for a time.
   let refreshed = first
-  for (let i = 0; i < 500 && refreshed === first; i++) {
-    refreshed = await token(a)
-    if (refreshed === first) await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-  t.not(refreshed, first, 'A refreshed')
+  await eventually(async () => { refreshed = await token(a); return refreshed !== first }, 'A serves a refreshed token')
   await clockB.advanceAsync(2_880_000)
-  for (let i = 0; i < 200 && await token(b) !== refreshed; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  await eventually(async () => await token(b) === refreshed, 'B serves the token A refreshed')
+  t.equal(await token(a), refreshed, 'A keeps serving the token it fetched with the new secret')
   t.equal(await token(b), refreshed, 'B converged on the token A fetched with the new secret')
   t.equal(provider.calls.bandwidth, 2, 'one provider request for the refresh, for both replicas')
   t.equal((await server.client().keys('wts:token:*')).length, entriesBefore + 1, 'a new entry for the new secret; the old one expires on its own')
@@ -54,19 +65,19 @@ t.test('a changed REDIS_URL_FILE moves the replica to the new Redis (a new passw
   const first = await startRedisServer(t)
   const second = await startRedisServer(t)
   const dir = t.testdir({ url: first.url })
+  const clock = new FakeClock()
   const { app } = await build(t, {
     env: { REDIS_URL_FILE: join(dir, 'url'), LOG_LEVEL: 'info' },
     redis: { timings: PATIENT_TIMINGS },
-    reload: { settleMs: 1 }
+    reload: { clock, settleMs: SETTLE_MS }
   })
   const ask = async (): Promise<number> => (await app.inject({ url: '/token/webrtc', headers: { 'x-api-key': API_KEY } })).statusCode
   t.equal(await ask(), 200)
   t.ok((await first.client().keys('wts:rl:*')).length > 0, 'counted in the first Redis')
 
   writeFileSync(join(dir, 'url'), second.url)
-  t.same(await app.reloadConfig(), { outcome: 'reloaded', changed: ['REDIS_URL'] })
-  for (let i = 0; i < 500 && !(app.redis?.isUp() ?? false); i++) await new Promise((resolve) => setTimeout(resolve, 10))
-  t.equal(app.redis?.isUp(), true, 'connected to the new one')
+  t.same(await reloadOn(app, clock), { outcome: 'reloaded', changed: ['REDIS_URL'] })
+  await eventually(() => app.redis?.isUp() ?? false, 'connected to the new Redis')
   t.equal(await ask(), 200)
   t.ok((await second.client().keys('wts:rl:*')).length > 0, 'counting goes on in the new Redis')
   t.match((await app.inject({ url: '/metrics' })).body, /^redis_up 1$/m)

@@ -4,7 +4,6 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { createHash } from 'node:crypto'
-import { connect } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import app from '../../src/app.js'
@@ -14,6 +13,8 @@ import { CLIENT_CACHE_CONTROL, DEFAULT_CLIENT_FILE, etagMatches } from '../../sr
 import { compileClient, compileClientSource } from '../../scripts/build-client.js'
 import { BASE_ENV, build } from '../helpers/build.js'
 import { fakeProvider } from '../helpers/fake-provider.js'
+import { exchange } from '../helpers/net.js'
+import { parsedLogs } from '../helpers/output.js'
 
 const SOURCE = 'export const hello = () => "world"\n'
 const ETAG = `"${createHash('sha256').update(SOURCE).digest('base64url')}"`
@@ -64,22 +65,12 @@ t.test('If-None-Match: 304 without a body when the ETag matches (weak comparison
 t.test('on the wire, the 304 has no body and announces none', async (t) => {
   const fastify = await withClient(t, fixture(t))
   const base = await fastify.listen({ host: '127.0.0.1', port: 0 })
-  const raw = await new Promise<{ head: string, rest: string }>((resolve, reject) => {
-    const socket = connect(Number(new URL(base).port), '127.0.0.1', () => {
-      socket.end(`GET ${PATH} HTTP/1.1\r\nHost: x\r\nIf-None-Match: ${ETAG}\r\nConnection: close\r\n\r\n`)
-    })
-    let text = ''
-    socket.on('data', (chunk: Buffer) => { text += chunk.toString('latin1') })
-    socket.on('end', () => {
-      const [head = '', rest = ''] = text.split('\r\n\r\n')
-      resolve({ head, rest })
-    })
-    socket.on('error', reject)
-  })
-  t.match(raw.head, /^HTTP\/1\.1 304 /)
-  t.notMatch(raw.head, /^content-length:/im)
-  t.notMatch(raw.head, /^content-type:/im)
-  t.equal(raw.rest, '', 'nothing after the head')
+  const answer = await exchange(Number(new URL(base).port), `GET ${PATH} HTTP/1.1\r\nHost: x\r\nIf-None-Match: ${ETAG}\r\nConnection: close\r\n\r\n`)
+  const [head = '', rest = ''] = answer.split('\r\n\r\n')
+  t.match(head, /^HTTP\/1\.1 304 /)
+  t.notMatch(head, /^content-length:/im)
+  t.notMatch(head, /^content-type:/im)
+  t.equal(rest, '', 'nothing after the head')
 })
 
 t.test('HEAD, and a cache-busting query string, are fine', async (t) => {
@@ -111,7 +102,7 @@ t.test('not built: a warning at startup and 404, while the token API works', asy
   t.equal(res.statusCode, 404)
   t.same(res.json(), { statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: 'The browser token client is not built' })
   t.equal(res.headers['access-control-allow-origin'], '*')
-  const warning = logs.map((l) => JSON.parse(l) as { level: number, msg: string, file?: string }).find((l) => l.msg.includes('not built'))
+  const warning = parsedLogs<{ level: number, msg: string, file?: string }>(logs).find((l) => l.msg.includes('not built'))
   t.equal(warning?.level, 40, 'logged at warn')
   t.equal(warning?.file, fileURLToPath(DEFAULT_CLIENT_FILE))
   t.match(warning?.msg, /npm run build/)

@@ -8,10 +8,11 @@
 import t, { type Test } from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
 import type { Fault } from '../../emulator/upstream-emulator.js'
-import { build } from '../helpers/build.js'
+import { GLOBAL_SECRET, build } from '../helpers/build.js'
 import { FakeClock, settle } from '../helpers/fake-clock.js'
-import { eventually } from '../helpers/redis-server.js'
-import { KEY, OTHER, ROUTE, createDirectly, deleteDirectly, parsedLogs, rig, sample, startBrtcEmulator } from '../helpers/brtc-rig.js'
+import { eventually } from '../helpers/eventually.js'
+import { parsedLogs, sample } from '../helpers/output.js'
+import { KEY, OTHER, ROUTE, createDirectly, deleteDirectly, rig, startBrtcEmulator } from '../helpers/brtc-rig.js'
 
 function assertError (t: Test, res: LightMyRequestResponse, status: number, code: string): void {
   t.equal(res.statusCode, status, `status ${status}`)
@@ -34,6 +35,36 @@ t.test('off unless BRTC_ACCOUNT_ID is set: the routes do not exist', async (t) =
   const doc = (await app.inject({ url: '/openapi.json' })).json<{ paths: Record<string, unknown> }>()
   t.notOk(Object.keys(doc.paths).some((p) => p.startsWith('/endpoints')), 'nor are they documented')
   t.notMatch((await app.inject({ url: '/metrics' })).body, /brtc_/, 'nor counted')
+})
+
+t.test('in the mode, /token/webrtc never hands out the account-wide bandwidth token', async (t) => {
+  const emulator = await startBrtcEmulator(t, { tenants: { global: { clientId: 'gl-client', clientSecret: GLOBAL_SECRET } } })
+  // Only bandwidth enabled (the rig's default): /token/webrtc has nothing to hand out.
+  const only = await rig(t, { emulator })
+  t.equal((await only.app.inject({ method: 'POST', url: ROUTE, headers: KEY })).statusCode, 201, 'the account token is held')
+  const held = emulator.issuedTokens('bandwidth')
+  t.equal(held.length, 1)
+  for (const url of ['/token/webrtc', '/token/webrtc?upstream=bandwidth']) {
+    const res = await only.app.inject({ url, headers: KEY })
+    assertError(t, res, 400, 'UNKNOWN_UPSTREAM')
+    t.match(res.json().message, 'POST /endpoints/webrtc', `${url}: says where tokens come from`)
+    t.notMatch(res.body, held[0]?.accessToken as string, `${url}: not the account token`)
+  }
+  // With global too: global is served, bandwidth still is not.
+  const both = await rig(t, {
+    emulator,
+    env: { GLOBAL_WEBRTC_CLIENT_ID: 'gl-client', GLOBAL_WEBRTC_CLIENT_SECRET: GLOBAL_SECRET, GLOBAL_WEBRTC_TOKEN_URL: emulator.tokenUrl('global'), DEFAULT_UPSTREAM: 'global' }
+  })
+  const global = await both.app.inject({ url: '/token/webrtc', headers: KEY })
+  t.equal(global.statusCode, 200)
+  t.equal(global.json().upstream, 'global')
+  const refused = await both.app.inject({ url: '/token/webrtc?upstream=bandwidth', headers: KEY })
+  assertError(t, refused, 400, 'UNKNOWN_UPSTREAM')
+  t.equal(refused.json().message, 'Unknown or disabled upstream; enabled upstreams: global')
+  t.equal((await both.app.inject({ method: 'POST', url: ROUTE, headers: KEY })).statusCode, 201, 'endpoint tokens still work')
+  for (const { accessToken } of emulator.issuedTokens('bandwidth')) {
+    t.notMatch(global.body + refused.body, accessToken, 'no reply carries an account token')
+  }
 })
 
 t.test('POST 201: the endpoint and its token; the provider got the documented request with the account token', async (t) => {
@@ -66,6 +97,24 @@ t.test('POST 201: the endpoint and its token; the provider got the documented re
   assertError(t, await app.inject({ method: 'POST', url: ROUTE, headers: { ...KEY, 'content-type': 'application/json' }, payload: '{"tag":"mine"}' }), 400, 'BAD_REQUEST')
   assertError(t, await app.inject({ method: 'POST', url: `${ROUTE}?tag=x`, headers: KEY }), 400, 'BAD_REQUEST')
   t.equal(emulator.brtcEndpoints().length, 2, 'the refused ones reached no provider')
+})
+
+t.test('a create or delete takes no body but {}: 400 for another, 413 over 4 KiB, 415 not JSON, in the usual shape', async (t) => {
+  const { app, emulator } = await rig(t)
+  const created = (await app.inject({ method: 'POST', url: ROUTE, headers: KEY })).json<{ endpoint_id: string }>()
+  const json = { ...KEY, 'content-type': 'application/json' }
+  for (const [method, url] of [['POST', ROUTE], ['DELETE', `${ROUTE}/${created.endpoint_id}`]] as const) {
+    assertError(t, await app.inject({ method, url, headers: json, payload: '{"tag":"mine"}' }), 400, 'BAD_REQUEST')
+    assertError(t, await app.inject({ method, url, headers: json, payload: '[]' }), 400, 'BAD_REQUEST')
+    assertError(t, await app.inject({ method, url, headers: json, payload: `{"pad":"${'x'.repeat(5000)}"}` }), 413, 'BAD_REQUEST')
+    assertError(t, await app.inject({ method, url, headers: { ...KEY, 'content-type': 'application/xml' }, payload: '<a/>' }), 415, 'BAD_REQUEST')
+  }
+  t.equal(emulator.brtcEndpoints().length, 1, 'no refused create reached the provider')
+  t.equal(emulator.brtcRequests().filter((r) => r.operation === 'delete').length, 0, 'nor a refused delete')
+  t.equal((await app.inject({ method: 'POST', url: ROUTE, headers: json })).statusCode, 201, 'a JSON content type without a body is no body')
+  assertError(t, await app.inject({ method: 'POST', url: ROUTE, headers: json, payload: '{"a":' }), 400, 'BAD_REQUEST')
+  assertError(t, await app.inject({ method: 'POST', url: ROUTE, headers: json, payload: '{"__proto__":{"x":1}}' }), 400, 'BAD_REQUEST')
+  t.equal((await app.inject({ method: 'DELETE', url: `${ROUTE}/${created.endpoint_id}`, headers: json, payload: '{}' })).statusCode, 204, '{} is fine')
 })
 
 t.test('401 without or with bad credentials, before anything else', async (t) => {
@@ -277,9 +326,9 @@ t.test('the OpenAPI document lists the three routes with a summary and every sta
   const { app } = await rig(t)
   const doc = (await app.inject({ url: '/openapi.json' })).json<{ paths: Record<string, Record<string, { summary?: string, responses: Record<string, unknown>, parameters?: Array<{ name: string, in: string }> }>> }>()
   const op = (path: string, method: string) => doc.paths[path]?.[method]
-  t.same(Object.keys(op('/endpoints/webrtc', 'post')?.responses ?? {}).sort(), ['201', '400', '401', '409', '429', '500', '502', '503'])
+  t.same(Object.keys(op('/endpoints/webrtc', 'post')?.responses ?? {}).sort(), ['201', '400', '401', '409', '413', '415', '429', '500', '502', '503'])
   t.same(Object.keys(op('/endpoints/webrtc', 'get')?.responses ?? {}).sort(), ['200', '400', '401', '429', '500', '502', '503'])
-  t.same(Object.keys(op('/endpoints/webrtc/{endpointId}', 'delete')?.responses ?? {}).sort(), ['204', '400', '401', '404', '429', '500', '502', '503'])
+  t.same(Object.keys(op('/endpoints/webrtc/{endpointId}', 'delete')?.responses ?? {}).sort(), ['204', '400', '401', '404', '413', '415', '429', '500', '502', '503'])
   for (const [path, method] of [['/endpoints/webrtc', 'post'], ['/endpoints/webrtc', 'get'], ['/endpoints/webrtc/{endpointId}', 'delete']] as const) {
     t.match(op(path, method)?.summary, /\w+/, `${method} ${path} has a summary`)
   }

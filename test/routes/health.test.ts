@@ -1,6 +1,7 @@
 // /healthz and /readyz: liveness, readiness with per-upstream state, and draining on close.
 import t from 'tap'
 import { build, API_KEY, BANDWIDTH_SECRET, GLOBAL_SECRET } from '../helpers/build.js'
+import { FakeClock } from '../helpers/fake-clock.js'
 
 t.test('/healthz is 200 without auth', async (t) => {
   const { app } = await build(t)
@@ -10,7 +11,7 @@ t.test('/healthz is 200 without auth', async (t) => {
 })
 
 t.test('/readyz reports each enabled upstream and nothing secret', async (t) => {
-  const { app, provider } = await build(t)
+  const { app, provider } = await build(t, { tokens: { clock: new FakeClock() } })
   await app.inject({ url: '/token/webrtc', headers: { 'x-api-key': API_KEY } })
   await app.inject({ url: '/token/webrtc?upstream=bandwidth', headers: { 'x-api-key': API_KEY } })
   const res = await app.inject('/readyz')
@@ -19,7 +20,8 @@ t.test('/readyz reports each enabled upstream and nothing secret', async (t) => 
   t.equal(body.status, 'ready')
   t.same(Object.keys(body.upstreams).sort(), ['bandwidth', 'global'])
   t.equal(body.upstreams.global.state, 'valid')
-  t.ok(body.upstreams.global.secondsLeft > 500 && body.upstreams.global.secondsLeft <= 570)
+  t.equal(body.upstreams.global.secondsLeft, 570, '600 s token minus the 30 s margin')
+  t.equal(body.upstreams.bandwidth.secondsLeft, 3590, '3600 s token minus the 10 s margin')
   t.equal(body.upstreams.global.lastError, null)
   for (const secret of [BANDWIDTH_SECRET, GLOBAL_SECRET, API_KEY, ...provider.issued]) {
     t.notMatch(res.body, secret)

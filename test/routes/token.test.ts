@@ -1,6 +1,7 @@
 // GET /token/webrtc through inject: every status of the contract, headers, and error shapes.
 import t, { type Test } from 'tap'
 import { build, API_KEY, OTHER_KEY } from '../helpers/build.js'
+import { FakeClock } from '../helpers/fake-clock.js'
 import { fakeProvider } from '../helpers/fake-provider.js'
 
 const KEY = { 'x-api-key': API_KEY }
@@ -14,7 +15,8 @@ function assertErrorShape (t: Test, body: Record<string, unknown>, status: numbe
 }
 
 t.test('200 with an API key: the default upstream, contract fields and no-store headers', async (t) => {
-  const { app, provider } = await build(t)
+  const clock = new FakeClock()
+  const { app, provider } = await build(t, { tokens: { clock } })
   const res = await app.inject({ url: '/token/webrtc', headers: KEY })
   t.equal(res.statusCode, 200)
   t.equal(res.headers['cache-control'], 'no-store')
@@ -24,19 +26,16 @@ t.test('200 with an API key: the default upstream, contract fields and no-store 
   t.equal(body.upstream, 'global')
   t.equal(body.token_type, 'Bearer')
   t.ok(provider.issued.includes(body.access_token), 'the token the provider issued')
-  // 600 s token minus the 30 s margin, a moment later.
-  t.ok(body.expires_in >= 568 && body.expires_in <= 570, `expires_in ${body.expires_in as number}`)
-  const expiresAt = Date.parse(body.expires_at)
-  t.ok(Math.abs(expiresAt - (Date.now() + body.expires_in * 1000)) < 2000, 'expires_at matches expires_in')
-  t.match(body.expires_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+  t.equal(body.expires_in, 570, '600 s token minus the 30 s margin')
+  t.equal(body.expires_at, new Date(clock.wall() + 570_000).toISOString(), 'expires_at is that instant, ISO 8601 UTC')
 })
 
 t.test('?upstream=bandwidth selects that upstream and its margin', async (t) => {
-  const { app } = await build(t)
+  const { app } = await build(t, { tokens: { clock: new FakeClock() } })
   const res = await app.inject({ url: '/token/webrtc?upstream=bandwidth', headers: KEY })
   t.equal(res.statusCode, 200)
   t.equal(res.json().upstream, 'bandwidth')
-  t.ok(res.json().expires_in <= 3590 && res.json().expires_in >= 3588)
+  t.equal(res.json().expires_in, 3590, '3600 s token minus the 10 s margin')
 })
 
 t.test('the only enabled upstream is the default', async (t) => {
@@ -56,8 +55,13 @@ t.test('400 for an unknown upstream lists the enabled ones', async (t) => {
   const res = await app.inject({ url: '/token/webrtc?upstream=nope', headers: KEY })
   t.equal(res.statusCode, 400)
   assertErrorShape(t, res.json(), 400)
+  t.equal(res.json().code, 'UNKNOWN_UPSTREAM')
   t.match(res.json().message, /bandwidth, global/)
   t.equal(res.headers['cache-control'], 'no-store')
+  for (const value of ['', 'x'.repeat(65), 'BANDWIDTH']) {
+    const odd = await app.inject({ url: `/token/webrtc?upstream=${value}`, headers: KEY })
+    t.equal(odd.json().code, 'UNKNOWN_UPSTREAM', `${JSON.stringify(value.slice(0, 10))}: unknown too`)
+  }
   t.equal(provider.calls.global, 1, 'only the prewarm reached the provider')
 })
 

@@ -3,16 +3,15 @@
 // that echo the account token and an endpoint token back. Then every log line, every reply
 // (headers and bodies of every status), /metrics and /readyz are decoded every way
 // (test/helpers/leak-scan.ts) and searched: no endpoint token in any log line, nor in any reply
-// but the 201 that hands it out; the bandwidth account token, the client secret and the API keys
-// nowhere at all.
+// but the 201 that hands it out; the bandwidth account token (asked for on /token/webrtc too),
+// the client secret and the API keys nowhere at all.
 import t from 'tap'
 import { API_KEY, BANDWIDTH_SECRET, OTHER_KEY } from '../helpers/build.js'
 import { findLeaks } from '../helpers/leak-scan.js'
 import { FakeClock } from '../helpers/fake-clock.js'
-import { eventually } from '../helpers/redis-server.js'
-import { KEY, OTHER, ROUTE, createDirectly, rig } from '../helpers/brtc-rig.js'
-
-const basic = (id: string, secret: string): string => Buffer.from(`${id}:${secret}`).toString('base64')
+import { eventually } from '../helpers/eventually.js'
+import { BRTC_CLIENT, KEY, OTHER, ROUTE, createDirectly, rig } from '../helpers/brtc-rig.js'
+import { basicCredentials } from '../helpers/emulator.js'
 
 t.test('no endpoint token in logs; no account token, secret or key in any reply, log, /metrics or /readyz', async (t) => {
   const clock = new FakeClock({ wall: Date.now() })
@@ -40,6 +39,9 @@ t.test('no endpoint token in logs; no account token, secret or key in any reply,
   await call('POST', ROUTE, { 'x-api-key': `${API_KEY.slice(0, -1)}X` })
   await call('GET', `${ROUTE}?token=${mine.token}`, OTHER)
   await call('DELETE', `${ROUTE}/${mine.token.slice(0, 40)}`, OTHER)
+  // The account token is not handed out on /token/webrtc either, asked for or by default.
+  await call('GET', '/token/webrtc', KEY)
+  await call('GET', '/token/webrtc?upstream=bandwidth', KEY)
 
   // Provider faults, with error bodies that echo what must never travel on.
   const accountToken = emulator.issuedTokens('bandwidth')[0]?.accessToken as string
@@ -72,7 +74,7 @@ t.test('no endpoint token in logs; no account token, secret or key in any reply,
   t.ok(endpointTokens.length >= 3 && accountTokens.length >= 1, 'tokens were issued, so the scan has something to find')
   t.ok(logs.length > 50, `${logs.length} log lines captured at trace`)
   t.ok(logs.some((l) => l.includes(mine.endpoint_id)), 'endpoint ids may be logged')
-  const secrets = [BANDWIDTH_SECRET, basic('bw-client', BANDWIDTH_SECRET), API_KEY, OTHER_KEY, ...accountTokens]
+  const secrets = [BANDWIDTH_SECRET, basicCredentials(BRTC_CLIENT.clientId, BRTC_CLIENT.clientSecret), API_KEY, OTHER_KEY, ...accountTokens]
   t.same(findLeaks(logs, [...secrets, ...endpointTokens]), [], 'no secret, account token or endpoint token in any log line, in any encoding')
   t.same(findLeaks(exposed, [...secrets, ...endpointTokens]), [], 'nor in any reply header, error body, /metrics or /readyz')
   t.same(findLeaks(handedOut, secrets), [], 'a 201 carries the endpoint token and nothing else secret')

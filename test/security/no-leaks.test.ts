@@ -4,11 +4,10 @@
 // Any hit is a leak.
 import t from 'tap'
 import { build, API_KEY, OTHER_KEY, BANDWIDTH_SECRET, GLOBAL_SECRET } from '../helpers/build.js'
+import { basicCredentials } from '../helpers/emulator.js'
 import { createTestJwks } from '../helpers/jwks.js'
 import { fakeProvider } from '../helpers/fake-provider.js'
 import { findLeaks } from '../helpers/leak-scan.js'
-
-const basic = (id: string, secret: string): string => Buffer.from(`${id}:${secret}`).toString('base64')
 
 t.test('no secret, key, token or JWT in any log line, error body or header', async (t) => {
   const idp = await createTestJwks()
@@ -69,7 +68,7 @@ t.test('no secret, key, token or JWT in any log line, error body or header', asy
   t.ok(logs.some((line) => (JSON.parse(line) as { level: number }).level < 30), 'and lines below info were captured')
   const needles = [
     BANDWIDTH_SECRET, GLOBAL_SECRET, API_KEY, OTHER_KEY, wrongKey,
-    basic('bw-client', BANDWIDTH_SECRET), basic('gl-client', GLOBAL_SECRET),
+    basicCredentials('bw-client', BANDWIDTH_SECRET), basicCredentials('gl-client', GLOBAL_SECRET),
     ...provider.issued, good, expired
   ]
   t.same(findLeaks([...logs, ...exposed], needles), [], 'no needle in any line, body or header, in any encoding')

@@ -1,15 +1,15 @@
 // Requests Node's HTTP parser refuses, sent over a real socket with valid credentials in them, at
 // LOG_LEVEL=trace: an oversized header block (431), Transfer-Encoding with Content-Length (request
-// smuggling), a bad character in a header. Fastify's default client-error handler logged the
-// error with `rawPacket`, the request's bytes, credentials included; now every reply has the
-// contract's error shape with the security headers and a request id, the one log line carries
-// no raw bytes, and no credential appears in the logs in any encoding.
+// smuggling), a bad character in a header. Fastify's default client-error handler would log the
+// error with `rawPacket`, the request's bytes, credentials included; the service's own handler
+// gives every reply the contract's error shape with the security headers and a request id, its
+// one log line carries no raw bytes, and no credential appears in the logs in any encoding.
 import t from 'tap'
 import { API_KEY, build } from '../helpers/build.js'
 import { exchange } from '../helpers/net.js'
 import { createTestJwks } from '../helpers/jwks.js'
 import { findLeaks } from '../helpers/leak-scan.js'
-import { sample } from '../helpers/output.js'
+import { parsedLogs, sample } from '../helpers/output.js'
 
 t.test('refused requests: contract replies, and no credential in any log form at trace', async (t) => {
   const idp = await createTestJwks()
@@ -41,7 +41,7 @@ t.test('refused requests: contract replies, and no credential in any log form at
     t.same(JSON.parse(body), { statusCode: status, code: 'BAD_REQUEST', error: status === 431 ? 'Request Header Fields Too Large' : 'Bad Request', message: status === 431 ? 'Request header fields too large' : 'Malformed request' }, `${name}: the contract's error shape`)
     t.notMatch(reply, API_KEY.slice(0, 12), `${name}: nothing of the request echoed`)
   }
-  const lines = logs.slice(before).map((l) => JSON.parse(l) as Record<string, unknown>)
+  const lines = parsedLogs(logs.slice(before))
   const refused = lines.filter((l) => l.msg === 'request refused by the HTTP parser')
   t.equal(refused.length, cases.length, 'one line per refused request')
   t.notOk(lines.some((l) => JSON.stringify(l).includes('rawPacket') || 'err' in l), 'no error object, so no raw bytes')
@@ -62,7 +62,7 @@ t.test('a bad percent-encoding gets the contract reply: shape, headers, request 
   t.match(res.headers['x-request-id'], /^[0-9a-f-]{36}$/)
   t.equal(res.headers['x-content-type-options'], 'nosniff')
   t.equal(res.headers['x-frame-options'], 'DENY')
-  const line = logs.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'request completed' && l.status === 400)
+  const line = parsedLogs(logs).find((l) => l.msg === 'request completed' && l.status === 400)
   t.ok(line, 'the request has its log line')
   t.equal(line?.reqId, res.headers['x-request-id'])
   t.equal(line?.code, 'FST_ERR_BAD_URL')

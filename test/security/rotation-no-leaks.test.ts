@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { build } from '../helpers/build.js'
 import { FakeClock } from '../helpers/fake-clock.js'
+import { basicCredentials } from '../helpers/emulator.js'
 import { fakeProvider } from '../helpers/fake-provider.js'
 import { findLeaks } from '../helpers/leak-scan.js'
 
@@ -50,8 +51,7 @@ t.test('old and new secrets, keys and tokens never appear anywhere', async (t) =
   await call('/metrics')
   t.ok(provider.issued.length >= 3, 'tokens were issued before and after the rotation')
   t.ok(logs.some((l) => l.includes('configuration reloaded')) && logs.some((l) => l.includes('refused')), 'both a reload and a refusal were logged')
-  const basic = (secret: string): string => Buffer.from(`bw-client:${secret}`).toString('base64')
   t.same(findLeaks([...logs, ...exposed], [
-    OLD_SECRET, NEW_SECRET, OLD_KEY, NEW_KEY, BAD_CONTENT, 'leakcanary-too-short', basic(OLD_SECRET), basic(NEW_SECRET), ...provider.issued
+    OLD_SECRET, NEW_SECRET, OLD_KEY, NEW_KEY, BAD_CONTENT, 'leakcanary-too-short', basicCredentials('bw-client', OLD_SECRET), basicCredentials('bw-client', NEW_SECRET), ...provider.issued
   ]), [])
 })

@@ -7,7 +7,8 @@ import { AppError } from '../../src/lib/errors.js'
 import { BACKOFF_CAP_MS, CREDENTIALS_RETRY_MS, RETRY_AFTER_CAP_MS } from '../../src/token/backoff.js'
 import { settle } from '../helpers/fake-clock.js'
 import { hang, jsonResponse, tokenResponse } from '../helpers/fake-provider.js'
-import { CLIENT_SECRET, appRejection, fetchError, harness, lateTimers, providerHarness, rejection, unavailable, upstreamToken } from '../helpers/manager-harness.js'
+import { CLIENT_SECRET, appRejection, fetchError, harness, lateTimers, providerHarness, unavailable, upstreamToken } from '../helpers/manager-harness.js'
+import { rejection } from '../helpers/rejection.js'
 
 /** A provider answer with an HTML body (which must never reach a log). */
 const status = (code: number, headers: Record<string, string> = {}) => () => new Response('<h1>down</h1>', { status: code, headers })
@@ -209,6 +210,40 @@ t.test('rejected credentials: 502, one error log naming the hint (not values), o
   t.match(errors[0]!.msg, /rejected this service's client credentials: check BANDWIDTH_CLIENT_ID and BANDWIDTH_CLIENT_SECRET$/)
   t.notMatch(JSON.stringify(h.lines), CLIENT_SECRET)
   t.notMatch(JSON.stringify(h.lines), 'bw-client')
+})
+
+t.test('new credentials end the back-off after rejected ones: one attempt at once, then tokens again', async (t) => {
+  let rejected = true
+  const h = providerHarness(t, () => rejected ? status(401)() : tokenResponse())
+  await appRejection(h.manager.getToken(), 'UPSTREAM_CREDENTIALS_REJECTED')
+  rejected = false
+  h.manager.credentialsChanged()
+  await settle()
+  t.equal(h.requests.length, 2, 'asked again at once, not after 60 s')
+  t.equal(h.manager.state().state, 'valid')
+  t.ok(await h.manager.getToken())
+
+  const other = providerHarness(t, status(503))
+  await unavailable(other.manager.getToken())
+  other.manager.credentialsChanged()
+  await settle()
+  t.equal(other.requests.length, 1, 'any other failure keeps its back-off')
+})
+
+t.test('a retry timer that fires a little before the back-off ends still retries', async (t) => {
+  let ok = false
+  // Timers fire half a millisecond before their time on the manager's clock, as Node's can.
+  const { manager, clock, calls } = harness(t, (call) => {
+    if (!ok) throw fetchError('server_error', { status: 500 })
+    return upstreamToken(call.now)
+  }, { clock: (time) => ({ monotonic: () => time.monotonic(), wall: () => time.wall(), setTimer: (fn, ms) => time.setTimer(fn, ms - 0.5), clearTimer: (h) => { time.clearTimer(h) } }) })
+  manager.prewarm()
+  await settle()
+  t.equal(calls.length, 1)
+  ok = true
+  await clock.advanceAsync(5_000)
+  t.equal(calls.length, 2, 'the retry was not dropped')
+  t.equal(manager.state().state, 'valid')
 })
 
 t.test('rejected credentials on global (400 invalid_grant) after a network failure', async (t) => {

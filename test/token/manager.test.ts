@@ -8,10 +8,11 @@ import { AppError } from '../../src/lib/errors.js'
 import { Secret } from '../../src/lib/secret.js'
 import { TokenManager } from '../../src/token/manager.js'
 import type { UpstreamToken } from '../../src/token/types.js'
-import { settle } from '../helpers/fake-clock.js'
+import { settle, settlesNow } from '../helpers/fake-clock.js'
 import { deferred, hang, tokenResponse } from '../helpers/fake-provider.js'
 import { captureLogger } from '../helpers/capture-logger.js'
-import { fetchError, hangUntilAborted, harness, lateTimers, providerHarness, rejection, settlesNow, unavailable, upstreamToken } from '../helpers/manager-harness.js'
+import { fetchError, hangUntilAborted, harness, lateTimers, providerHarness, unavailable, upstreamToken } from '../helpers/manager-harness.js'
+import { rejection } from '../helpers/rejection.js'
 
 const digest = (value: string): string => createHash('sha256').update(value).digest('hex').slice(0, 16)
 

@@ -16,6 +16,8 @@ import { TokenCipher } from '../../../src/redis/crypto.js'
 import { SharedSource } from '../../../src/token/sources/shared.js'
 import type { TokenSource, UpstreamToken } from '../../../src/token/types.js'
 import { DEFAULT_WALL, FakeClock } from '../../helpers/fake-clock.js'
+import { deferred } from '../../helpers/fake-provider.js'
+import { upstreamToken } from '../../helpers/manager-harness.js'
 import { PATIENT_TIMINGS, redisSkip, startRedisServer, type RedisServer } from '../../helpers/redis-server.js'
 import { captureLogger, type LogLine } from '../../helpers/capture-logger.js'
 
@@ -32,21 +34,9 @@ const UPSTREAM: UpstreamConfig = {
 }
 
 let counter = 0
+/** A token granted now on `clock`, with a value and id of its own (replicas tell tokens apart by them). */
 function token (clock: FakeClock, lifetimeSeconds = 600, value = `tok-${++counter}-Zq9`): UpstreamToken {
-  return {
-    accessToken: new Secret(value),
-    tokenType: 'Bearer',
-    tokenId: `id-${counter}`,
-    expiresInSeconds: lifetimeSeconds,
-    expiresAtMonotonic: clock.monotonic() + lifetimeSeconds * 1000
-  }
-}
-
-/** A promise with its resolve and reject. */
-function deferred<T = void> (): { promise: Promise<T>, resolve: (value: T) => void, reject: (err: Error) => void } {
-  const d = { resolve: (_value: T): void => {}, reject: (_err: Error): void => {} }
-  const promise = new Promise<T>((resolve, reject) => { d.resolve = resolve; d.reject = reject })
-  return { promise, resolve: (value) => { d.resolve(value) }, reject: (err) => { d.reject(err) } }
+  return upstreamToken(clock.monotonic(), { accessToken: value, expiresIn: lifetimeSeconds, tokenId: `id-${counter}` })
 }
 
 /** The wrapped source (the provider): counts calls, remembers signals, answers with `respond`. */

@@ -1,6 +1,6 @@
-// The emulator wiring of the service (emulator/service-env.ts): what existing callers (the bench)
-// get is unchanged, and the `brtc` option adds BRTC_API_URL and BRTC_ACCOUNT_ID, with which the
-// configuration turns the per-user endpoint tokens on against the emulator.
+// The emulator wiring of the service (emulator/service-env.ts): without the `brtc` option, the
+// two token upstreams only (what the bench uses); with it, also BRTC_API_URL and BRTC_ACCOUNT_ID,
+// with which the configuration turns the per-user endpoint tokens on against the emulator.
 import t from 'tap'
 import { emulatorUpstreamEnv } from '../../emulator/service-env.js'
 import { loadConfig } from '../../src/config/load-config.js'
@@ -11,7 +11,7 @@ const CREDENTIALS = {
   global: { clientId: 'gl-id', clientSecret: 'gl-secret' }
 }
 
-t.test('without the option: the two upstreams only, as before', async (t) => {
+t.test('without the option: the two upstreams only, and no endpoint tokens', async (t) => {
   const emulator = await startBrtcEmulator(t)
   const env = emulatorUpstreamEnv(emulator, CREDENTIALS)
   t.same(Object.keys(env).sort(), [

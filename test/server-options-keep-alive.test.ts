@@ -1,9 +1,10 @@
-// Any HTTP/1.1 client gets a real answer on a kept-alive connection, however many requests it
+// The server options' keep-alive settings (src/server-options.ts: no cap on requests per socket):
+// any HTTP/1.1 client gets a real answer on a kept-alive connection, however many requests it
 // has carried, including a client that ignores `Connection: close` (load generators do): 1,500
 // requests written one after the other on one socket all get their 200, none a 503.
 import t from 'tap'
 import { connect } from 'node:net'
-import { API_KEY, build } from '../helpers/build.js'
+import { API_KEY, build } from './helpers/build.js'
 
 t.test('1,500 requests on one connection: every one a 200', async (t) => {
   const { app } = await build(t, { env: { LOG_LEVEL: 'warn', RATE_LIMIT_MAX: '1000000' }, noReady: true })

@@ -7,12 +7,9 @@
 // cooldown logic runs unmodified against a clock that has really moved on.
 import t from 'tap'
 import type { Test } from 'tap'
-import {
-  createJwtVerifier, JWKS_CACHE_MAX_AGE_MS, JWKS_COOLDOWN_MS, JWKS_FAILURE_COOLDOWN_MS, JWKS_TIMEOUT_MS, JwtVerificationError
-} from '../../src/auth/jwt-verifier.js'
+import { JWKS_CACHE_MAX_AGE_MS, JWKS_COOLDOWN_MS, JWKS_FAILURE_COOLDOWN_MS, JWKS_TIMEOUT_MS } from '../../src/auth/jwt-verifier.js'
 import type { JwtVerifierOptions } from '../../src/auth/jwt-verifier.js'
-import { createTestJwks } from '../helpers/jwks.js'
-import type { TestJwks } from '../helpers/jwks.js'
+import { createTestJwks, reasonOf, verifierFor } from '../helpers/jwks.js'
 
 let clockMs = Date.UTC(2026, 10, 22, 10, 0, 0)
 const clock = (): number => clockMs
@@ -25,13 +22,8 @@ function advance (t: Test, ms: number): void {
   clockMs += ms
 }
 
-function verifierFor (idp: TestJwks, opts: Partial<JwtVerifierOptions> = {}) {
-  return createJwtVerifier({ jwksUrl: idp.jwksUrl, issuer: idp.issuer, audience: idp.audience, now: clock, ...opts })
-}
-
-async function reasonOf (p: Promise<unknown>): Promise<string | undefined> {
-  return await p.then(() => undefined, (e: unknown) => (e instanceof JwtVerificationError ? e.reason : `not a JwtVerificationError: ${String(e)}`))
-}
+/** The verifier fetching the JWKS over real HTTP from the IdP's server. */
+const OVER_HTTP = { customFetch: undefined }
 
 t.test('cooldown + one fetch stays within the contract: a rotated key is accepted within 30 s', async t => {
   t.ok(JWKS_COOLDOWN_MS + JWKS_TIMEOUT_MS <= 30_000)
@@ -41,14 +33,14 @@ t.test('a verifier built after a rotation accepts the new kid', async t => {
   const idp = await createTestJwks({ now: clock })
   t.teardown(() => idp.close())
   await idp.rotate()
-  t.same(await verifierFor(idp).verify(await idp.sign({ sub: 'new' })), { sub: 'new' })
+  t.same(await verifierFor(idp, OVER_HTTP).verify(await idp.sign({ sub: 'new' })), { sub: 'new' })
   t.equal(idp.fetchCount, 1)
 })
 
 t.test('a live verifier picks up a rotated key once the cooldown has passed, over real HTTP', async t => {
   const idp = await createTestJwks({ now: clock, ttlSeconds: 3600 })
   t.teardown(() => idp.close())
-  const verifier = verifierFor(idp)
+  const verifier = verifierFor(idp, OVER_HTTP)
   const oldKid = idp.currentKid
   t.same(await verifier.verify(await idp.sign({ sub: 'old' })), { sub: 'old' })
   t.equal(idp.fetchCount, 1)
@@ -72,7 +64,7 @@ t.test('a live verifier picks up a rotated key once the cooldown has passed, ove
 t.test('a key removed from the JWKS stops being accepted, cache or not, within the JWKS max age', async t => {
   const idp = await createTestJwks({ now: clock, ttlSeconds: 7200 })
   t.teardown(() => idp.close())
-  const verifier = verifierFor(idp, { customFetch: idp.fetch })
+  const verifier = verifierFor(idp)
   const oldKid = idp.currentKid
   const cached = await idp.sign({ sub: 'cached' })
   t.same(await verifier.verify(cached), { sub: 'cached' })
@@ -93,7 +85,7 @@ t.test('JWKS unavailable → 401 with reason jwks_unavailable, and recovery once
   const jwt = await idp.sign({ sub: 'patient' })
 
   idp.setAvailable(false)
-  const verifier = verifierFor(idp)
+  const verifier = verifierFor(idp, OVER_HTTP)
   t.equal(await reasonOf(verifier.verify(jwt)), 'jwks_unavailable', 'HTTP 503')
   idp.setAvailable(true)
   const fetches = idp.fetchCount
@@ -118,5 +110,5 @@ t.test('JWKS unavailable → 401 with reason jwks_unavailable, and recovery once
   const orphan = await closed.sign()
   await closed.close()
   await closed.close()
-  t.equal(await reasonOf(verifierFor(closed).verify(orphan)), 'jwks_unavailable', 'connection refused')
+  t.equal(await reasonOf(verifierFor(closed, OVER_HTTP).verify(orphan)), 'jwks_unavailable', 'connection refused')
 })

@@ -5,16 +5,16 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { API_KEY, build } from '../helpers/build.js'
-import { PATIENT_TIMINGS, eventually, redisSkip, startRedisServer } from '../helpers/redis-server.js'
+import { eventually } from '../helpers/eventually.js'
+import { sample } from '../helpers/output.js'
+import { PATIENT_TIMINGS, redisSkip, startRedisServer } from '../helpers/redis-server.js'
 
 const skip = redisSkip()
 const PASSWORD = 'redis-Pa55word-do-not-log'
 
 /** The `redis_up` sample from /metrics, or undefined when the series is absent. */
 async function redisUp (app: FastifyInstance): Promise<number | undefined> {
-  const text = (await app.inject('/metrics')).body
-  const line = text.split('\n').find((l) => l.startsWith('redis_up '))
-  return line === undefined ? undefined : Number(line.slice('redis_up '.length))
+  return sample((await app.inject('/metrics')).body, 'redis_up')
 }
 
 t.test('without REDIS_URL: fastify.redis is null and /readyz has no redis field', async (t) => {

@@ -4,9 +4,9 @@
 import t from 'tap'
 import { createRemoteJWKSet, customFetch } from 'jose'
 import type { JWTVerifyGetKey } from 'jose'
-import { createJwtVerifier, JWKS_CACHE_MAX_AGE_MS, JWKS_FAILURE_COOLDOWN_MS, JwtVerificationError } from '../../src/auth/jwt-verifier.js'
+import { createJwtVerifier, JWKS_CACHE_MAX_AGE_MS, JWKS_FAILURE_COOLDOWN_MS } from '../../src/auth/jwt-verifier.js'
 import type { JwtVerifierOptions } from '../../src/auth/jwt-verifier.js'
-import { createTestJwks } from '../helpers/jwks.js'
+import { createTestJwks, reasonOf } from '../helpers/jwks.js'
 
 const T0 = Date.UTC(2026, 10, 22, 10, 0, 0)
 let clockMs = T0
@@ -26,8 +26,6 @@ function countingVerifier (opts: Partial<JwtVerifierOptions> = {}) {
   const verifier = createJwtVerifier({ jwksUrl: idp.jwksUrl, issuer: idp.issuer, audience: idp.audience, now: clock, jwks, ...opts })
   return { verifier, counter }
 }
-
-const reasonOf = async (p: Promise<unknown>) => await p.then(() => undefined, (e: unknown) => (e as JwtVerificationError).reason)
 
 t.test('the same JWT verified twice is verified once', async t => {
   const { verifier, counter } = countingVerifier()
