@@ -1,8 +1,8 @@
-// One request from the browser clients (token-client.ts, endpoint-client.ts) to the token
-// service, what its answers mean, and what both clients take from the browser. Credentials go in headers only, never cookies, and the
-// request is neither cached nor redirected. Of an error reply only the machine-readable `code` is
-// read, never the body itself, so nothing the service or a proxy put in a body can reach an error
-// message, the console or the app's logs.
+// One request from the browser clients (token-client.ts, endpoint-client.ts) to the token service,
+// what its answers mean, and what both clients take from the browser. Credentials go in headers
+// only, never cookies, and the request is neither cached nor redirected. Of an error reply only the
+// machine-readable `code` is read, never the body itself, so nothing the service or a proxy put in
+// a body can reach an error message, the console or the app's logs.
 import { parseRetryAfter } from '../lib/retry-after.js'
 
 /** The service's `Retry-After` is honoured up to this, so one bad header cannot park the app for days. */

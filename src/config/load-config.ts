@@ -1,6 +1,7 @@
 // Loads the Config at startup: reads the files the `*_FILE` variables name, then parses (the pure
-// parseConfig). `loadStartup` is the one reader of process.env. Throws one ConfigError carrying every problem, each naming a variable and never a
-// value, so that startup fails fast with the whole list at once.
+// parseConfig). `loadStartup` is the one reader of process.env. Throws one ConfigError carrying
+// every problem, each naming a variable and never a value, so that startup fails fast with the
+// whole list at once.
 import { readFileSync } from 'node:fs'
 import { logSafeCode } from '../lib/errors.js'
 import { parseConfig, type SecretFileReads } from './parse-config.js'

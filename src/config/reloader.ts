@@ -1,14 +1,14 @@
 // Re-reads the files behind the `*_FILE` variables while the service runs, so operators rotate
-// secrets and revoke API keys without a restart. Each check reads every such file; when one
-// differs from what is in force, it is read again a moment later and taken only if it reads the
-// same (a writer may be half-way through an in-place rewrite), then the whole configuration is
-// parsed again by the pure parseConfig. A valid result replaces the configuration. When it is
-// invalid, each changed credential (a client id with its secret, the API keys, the Redis URL) is
-// tried alone on top of what is in force: the valid ones are taken, so a bad secret file never
-// holds back the revocation of a leaked key; the invalid ones change nothing, are reported once,
-// and stay `stale` until a valid file arrives. Following the path each time sees both an in-place rewrite and the Kubernetes Secret
-// volume layout (a `..data` symlink swapped atomically). Values given directly as environment
-// variables are read once, at startup, and never change.
+// secrets and revoke API keys without a restart. Each check reads every such file; when one differs
+// from what is in force, it is read again a moment later and taken only if it reads the same (a
+// writer may be half-way through an in-place rewrite), then the whole configuration is parsed again
+// by the pure parseConfig. A valid result replaces the configuration. When it is invalid, each
+// changed credential (a client id with its secret, the API keys, the Redis URL) is tried alone on
+// top of what is in force: the valid ones are taken, so a bad secret file never holds back the
+// revocation of a leaked key; the invalid ones change nothing, are reported once, and stay `stale`
+// until a valid file arrives. Following the path each time sees both an in-place rewrite and the
+// Kubernetes Secret volume layout (a `..data` symlink swapped atomically). Values given directly as
+// environment variables are read once, at startup, and never change.
 //
 // Listeners: 'reloaded' (config, changed variables) and 'rejected' (problems, `<NAME>_FILE` names).
 import { EventEmitter } from 'node:events'

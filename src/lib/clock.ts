@@ -2,6 +2,7 @@
 // use a monotonic clock (performance.now()), which wall-clock jumps (NTP, manual changes) cannot
 // move; wall time only renders instants such as `expires_at`. Timers are capped (Node fires longer
 // delays after 1 ms) and unref'd, so they never keep the process alive during shutdown.
+import { MAX_TIMER_MS } from './values.js'
 
 export type TimerHandle = unknown
 
@@ -15,8 +16,7 @@ export interface Clock {
   clearTimer (handle: TimerHandle): void
 }
 
-import { MAX_TIMER_MS } from './values.js'
-
+/** Longest delay setTimeout honours (src/lib/values.ts, shared with the browser client). */
 export { MAX_TIMER_MS }
 
 /** Clamps a delay into [0, MAX_TIMER_MS]; NaN becomes 0. Shared with test clocks. */

@@ -1,13 +1,12 @@
 // Per-user endpoint tokens (BRTC_ACCOUNT_ID), as `fastify.brtc`: null when the mode is off (the
 // routes are then not registered at all). Builds, from `fastify.config.brtc`, the Endpoints API
 // client (authorised with the `bandwidth` upstream's cached token, from the token manager: one
-// fetcher, its refresh-ahead and back-off), the owner-tag keys (from the `bandwidth` client
-// secret in force at each use, so a `*_FILE` rotation applies at once), the per-caller cap (in
-// memory, or shared through Redis with REDIS_URL, loaded only then) and the sweep (under the
-// Redis lock with REDIS_URL). The sweep starts once the app is ready. In preClose the client ends
-// every call in flight, so a caller waiting on the Endpoints API gets its 503 at once, and the
-// sweep stops. Sweep metrics are counted here; the
-// routes count their requests.
+// fetcher, its refresh-ahead and back-off), the owner-tag keys (from the `bandwidth` client secret
+// in force at each use, so a `*_FILE` rotation applies at once), the per-caller cap (in memory, or
+// shared through Redis with REDIS_URL, loaded only then) and the sweep (under the Redis lock with
+// REDIS_URL). The sweep starts once the app is ready. In preClose the client ends every call in
+// flight, so a caller waiting on the Endpoints API gets its 503 at once, and the sweep stops. Sweep
+// metrics are counted here; the routes count their requests.
 import fp from 'fastify-plugin'
 import type { UpstreamConfig } from '../config/types.js'
 import type { Clock } from '../lib/clock.js'

@@ -1,10 +1,10 @@
 // The configuration, as `fastify.config`: the validated Config in force. Routes and plugins read
 // settings from it, never from process.env. With `reload` options (the environment the service
-// started with, and what its files read then), the files behind the `*_FILE` variables are re-read every
-// SECRET_FILES_POLL_SECONDS and on `fastify.reloadConfig()` (SIGHUP): a valid change replaces the
-// configuration and is announced on `fastify.configUpdates`, for the plugins that hold something
-// built from it; an invalid one changes nothing, logs one error naming the variables, and marks
-// them stale for /readyz. `config_reloads_total{outcome}` counts both.
+// started with, and what its files read then), the files behind the `*_FILE` variables are re-read
+// every SECRET_FILES_POLL_SECONDS and on `fastify.reloadConfig()` (SIGHUP): a valid change replaces
+// the configuration and is announced on `fastify.configUpdates`, for the plugins that hold
+// something built from it; an invalid one changes nothing, logs one error naming the variables, and
+// marks them stale for /readyz. `config_reloads_total{outcome}` counts both.
 import fp from 'fastify-plugin'
 import { EventEmitter } from 'node:events'
 import type { ReadFile } from '../config/load-config.js'
