@@ -21,7 +21,11 @@ export async function profile (ctx: BenchContext, name: string): Promise<void> {
   const dir = `${RESULTS}profiles`
   mkdirSync(dir, { recursive: true })
   if (settings.perf && spawnSync('perf', ['--version']).status !== 0) throw new Error('--perf needs Linux perf (apt-get install linux-perf)')
-  const nodeFlags = settings.perf ? ['--perf-basic-prof'] : ['--cpu-prof', `--cpu-prof-dir=${dir}`]
+  // --perf-basic-prof also opens V8's log, by default as isolate-*.log in the working directory:
+  // it goes next to the profiles instead.
+  const nodeFlags = settings.perf
+    ? ['--perf-basic-prof', '--no-logfile-per-isolate', `--logfile=${dir}/v8-perf.log`]
+    : ['--cpu-prof', `--cpu-prof-dir=${dir}`]
   // `bare`, `bare-reply` and `naive` profile the reference servers themselves, for comparison.
   const child = await startServer(s.server, ctx, { nodeFlags })
   if (s.name === 'bare-reply') {
