@@ -139,11 +139,13 @@ for name, s in services.items():
 check(in_profile('prod') == ['token-service'], 'prod: exactly token-service')
 for name in ('token-service', 'token-service-secrets', 'token-service-scaled'):
     check(env(name).get('DEPLOY_CHECKS_FROM_DOT_ENV') == '1', f'{name}: env_file .env')
-sec = services['token-service-secrets']
-for var, value in env('token-service-secrets').items():
-    if var.endswith('_FILE'):
+for svc_name in ('token-service-secrets', 'token-service-scaled'):
+    files = {var: value for var, value in env(svc_name).items() if var.endswith('_FILE')}
+    for var in ('GLOBAL_WEBRTC_CLIENT_ID_FILE', 'GLOBAL_WEBRTC_CLIENT_SECRET_FILE', 'API_KEYS_FILE'):
+        check(var in files, f'{svc_name}: credentials from files ({var})')
+    for var, value in files.items():
         name = value.removeprefix('/run/secrets/')
-        check(any(x.get('source') == name for x in sec.get('secrets') or []), f'secrets: {var} has no secret {name}')
+        check(any(x.get('source') == name for x in services[svc_name].get('secrets') or []), f'{svc_name}: {var} has no secret {name}')
 
 check(in_profile('dev') == ['emulator', 'token-service-dev'], 'dev: emulator + token-service-dev')
 dev, emu = env('token-service-dev'), env('emulator')
@@ -222,7 +224,13 @@ check('secret' in volumes.get('secrets', {}), 'credentials from a Secret volume'
 for e in c.get('env', []):
     if e['name'].endswith('_FILE'):
         check(e.get('value', '').startswith(secret_dir + '/'), f"{e['name']} points into the mounted Secret")
-check(pod.get('terminationGracePeriodSeconds', 30) > 10, 'grace period longer than the 10 s drain')
+pre_stop = c.get('lifecycle', {}).get('preStop', {}).get('exec', {}).get('command', [])
+check(pre_stop[:1] == ['sleep'] and int(pre_stop[1]) >= 5, 'preStop sleeps while the endpoints stop routing to the pod')
+wait = int(pre_stop[1]) if len(pre_stop) > 1 else 0
+check(pod.get('terminationGracePeriodSeconds', 30) > wait + 10, 'grace period longer than the preStop wait and the 10 s drain')
+env = {e['name']: e.get('value') for e in c.get('env', [])}
+check(env.get('METRICS_PORT') is not None and ports.get('metrics') == int(env['METRICS_PORT']), 'METRICS_PORT on the container port metrics')
+check(all(p['targetPort'] in ('http', 8080) for p in svc['spec']['ports']), 'the Service does not expose the metrics port')
 if problems:
     print('\n'.join('FAIL  deploy/k8s.yaml: ' + p for p in problems))
     sys.exit(1)

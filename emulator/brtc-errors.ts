@@ -64,8 +64,19 @@ export function sendFailure (res: ServerResponse, failure: BrtcFailure): void {
   sendJson(res, failure.status, errorResponse(failure.status, failure.problems), failure.headers)
 }
 
-/** How a status fault programmed on 'brtc' answers: a brtcErrorResponse, a Bearer challenge. */
+/**
+ * `Retry-After` of a 429 fault that sets none: the spec marks the header required on every 429.
+ * One second, so that tests of a client's back-off do not wait long.
+ */
+export const DEFAULT_429_RETRY_AFTER = '1'
+
+/**
+ * How a status fault programmed on 'brtc' answers: a brtcErrorResponse, a Bearer challenge,
+ * and Retry-After on a 429 (DEFAULT_429_RETRY_AFTER unless the fault says; `retryAfter: null`
+ * leaves it out, as a provider breaking its own spec would).
+ */
 export const brtcFaultStyle: FaultStyle = {
   challenge: `Bearer realm="${REALM}"`,
-  errorBody: (status) => errorResponse(status, [defaultProblem(status)])
+  errorBody: (status) => errorResponse(status, [defaultProblem(status)]),
+  defaultRetryAfter: (status) => status === 429 ? DEFAULT_429_RETRY_AFTER : undefined
 }

@@ -1,7 +1,8 @@
 // Fault injection for the upstream emulator: checking a fault description (it may come over
 // HTTP from another process) and playing it on a response. The kinds model what a token
 // endpoint, the BRTC API or the network in front of them does when things go wrong; a
-// FaultStyle says how the target words a status fault (OAuth error or brtcErrorResponse).
+// FaultStyle says how the target words a status fault (OAuth error or brtcErrorResponse) and
+// which Retry-After it sends when the fault sets none.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { JSON_UTF8, sendJson } from './oauth.js'
 import { BRTC_OPERATIONS } from './types.js'
@@ -26,7 +27,8 @@ export function parseFault (value: unknown): Fault | null {
     if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) {
       throw new TypeError('fault.status must be an integer from 200 to 599')
     }
-    for (const key of ['retryAfter', 'body', 'contentType']) {
+    if (value.retryAfter !== null && !optionalString(value, 'retryAfter')) throw new TypeError('fault.retryAfter must be a string or null')
+    for (const key of ['body', 'contentType']) {
       if (!optionalString(value, key)) throw new TypeError(`fault.${key} must be a string`)
     }
   }
@@ -43,6 +45,8 @@ export interface FaultStyle {
   challenge: string
   /** JSON body of a status fault without `body` and `contentType`. */
   errorBody (status: number): unknown
+  /** `Retry-After` sent with a status fault that leaves `retryAfter` out; undefined: none. */
+  defaultRetryAfter? (status: number): string | undefined
 }
 
 /** The OAuth error a provider would send with this status (RFC 6749 5.2 names, plus 429). */
@@ -66,9 +70,14 @@ export const oauthFaultStyle = (realm: string): FaultStyle => ({
   errorBody: (status) => ({ error: defaultError(status), error_description: `Emulated ${status}` })
 })
 
+/**
+ * A status fault: `retryAfter` as given (`null`: none), else the style's default. Every answer
+ * carries the no-cache headers of the emulator's JSON replies (sendJson), custom bodies included.
+ */
 function sendStatus (res: ServerResponse, fault: Extract<Fault, { kind: 'status' }>, style: FaultStyle): void {
   const headers: Record<string, string> = {}
-  if (fault.retryAfter !== undefined) headers['Retry-After'] = fault.retryAfter
+  const retryAfter = fault.retryAfter === undefined ? style.defaultRetryAfter?.(fault.status) : fault.retryAfter
+  if (typeof retryAfter === 'string') headers['Retry-After'] = retryAfter
   if (fault.status === 401) headers['WWW-Authenticate'] = style.challenge
   if (fault.body === undefined && fault.contentType === undefined) {
     sendJson(res, fault.status, style.errorBody(fault.status), headers)
@@ -79,6 +88,7 @@ function sendStatus (res: ServerResponse, fault: Extract<Fault, { kind: 'status'
     ...headers,
     'Content-Type': fault.contentType ?? JSON_UTF8,
     'Cache-Control': 'no-store',
+    Pragma: 'no-cache',
     'Content-Length': Buffer.byteLength(body)
   })
   res.end(body)

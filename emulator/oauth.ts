@@ -1,8 +1,9 @@
 // The OAuth 2.0 token-endpoint rules the emulator enforces, as the providers document them
 // (dev.bandwidth.com, "Authentication for Global In-App Calling"): POST, form-urlencoded body
 // `grant_type=client_credentials` (+ `scope=voice.webrtc` for Global), client authenticated by
-// HTTP Basic over the raw UTF-8 `clientId:clientSecret`. Kept apart from the server so that
-// each rule reads as one small function.
+// HTTP Basic over the raw UTF-8 `clientId:clientSecret`. The form is read as RFC 6749 section
+// 3.2 says: a parameter without a value counts as omitted, unrecognised ones are ignored, none
+// may be repeated. Kept apart from the server so that each rule reads as one small function.
 import type { ServerResponse } from 'node:http'
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import type { TenantConfig } from './types.js'
@@ -66,23 +67,27 @@ export function checkClient (authorization: string | undefined, config: TenantCo
   return undefined
 }
 
-/** Parse a form body into ordered [name, value] pairs, repeats kept (checkForm refuses them). */
+/** Parse a form body into ordered [name, value] pairs, as sent: repeats and empty values kept. */
 export function parseForm (raw: string): Array<[string, string]> {
   return [...new URLSearchParams(raw)]
 }
 
+/** The parameters of the token request; the emulator recognises no other. */
+const PARAMETERS = new Set(['grant_type', 'scope'])
+
 /**
- * Validate the form fields: exactly `grant_type=client_credentials`, plus `scope` equal to the
- * tenant's required scope when it has one; no other field, no field twice.
+ * Validate the form fields as RFC 6749 section 3.2 has a token endpoint read them: a parameter
+ * sent without a value counts as omitted, unrecognised parameters are ignored, and a recognised
+ * one sent twice is refused. Then `grant_type=client_credentials` is required, and `scope` must
+ * equal the tenant's required scope when it has one and be absent when it has none.
  */
 export function checkForm (fields: Array<[string, string]>, config: TenantConfig): OAuthError | undefined {
   const invalid = (description: string): OAuthError => ({ status: 400, error: 'invalid_request', description })
-  const names = fields.map(([name]) => name)
+  const present = fields.filter(([name, value]) => value !== '' && PARAMETERS.has(name))
+  const names = present.map(([name]) => name)
   const repeated = names.find((name, i) => names.indexOf(name) !== i)
   if (repeated !== undefined) return invalid(`Parameter repeated: ${repeated}`)
-  const form = new Map(fields)
-  const unknown = names.find((name) => name !== 'grant_type' && name !== 'scope')
-  if (unknown !== undefined) return invalid(`Unexpected parameter: ${unknown}`)
+  const form = new Map(present)
   const grant = form.get('grant_type')
   if (grant === undefined) return invalid('Missing grant_type')
   if (grant !== 'client_credentials') {

@@ -26,7 +26,7 @@ export interface TenantConfig {
   secondarySecret?: string
   /** `expires_in` of issued tokens, seconds. Any finite number, to test odd values. */
   expiresIn: number
-  /** Scope the body must carry (exactly); `undefined`: the body must carry no scope. */
+  /** Scope the body must carry (exactly); `undefined`: the body must carry no scope (an empty `scope=` is none). */
   requiredScope: string | undefined
   /** Include `access_token_id` (a UUID) in successful responses. */
   issueTokenId: boolean
@@ -48,9 +48,11 @@ export type Fault = FaultBehaviour & {
 export type FaultBehaviour =
   /**
    * That status; body defaults to an error JSON fitting the status and the target: OAuth's
-   * `{error, error_description}` on a token endpoint, a brtcErrorResponse on BRTC.
+   * `{error, error_description}` on a token endpoint, a brtcErrorResponse on BRTC. `retryAfter`
+   * is sent as `Retry-After`; left out, a BRTC 429 still carries one (the spec requires it:
+   * see brtcFaultStyle) and anything else none; `null` sends none at all.
    */
-  | { kind: 'status', status: number, retryAfter?: string, body?: string, contentType?: string }
+  | { kind: 'status', status: number, retryAfter?: string | null, body?: string, contentType?: string }
   /** Read the request, never answer. The socket is destroyed by the next setFault on the target, reset or close. */
   | { kind: 'hang' }
   /** 200 text/html page (a captive portal or WAF answering instead of the provider). */
@@ -81,8 +83,10 @@ export interface RequestLogEntry {
   /** Scheme word of the Authorization header (e.g. `Basic`), never its credentials. */
   authScheme: string | undefined
   /**
-   * Form fields in order, as [name, value]; values other than `grant_type` and `scope`
-   * are replaced by `[redacted]`. `undefined` when the body was not a form.
+   * Form fields in order, as [name, value], exactly as sent: empty values, repeats and the
+   * parameters the endpoint ignores included, so a test can check every field a client sends.
+   * Values other than `grant_type` and `scope` are replaced by `[redacted]`. `undefined` when
+   * the body was not a form.
    */
   body: Array<[string, string]> | undefined
   bodyBytes: number

@@ -1,10 +1,11 @@
 // Local emulator of the two OAuth 2.0 client-credentials token endpoints the service calls
 // (Bandwidth: id.bandwidth.com, no scope, 3600 s; Global In-App Calling: id.voxbone.com, scope
 // voice.webrtc, 600 s), and of Bandwidth's BRTC Endpoints API (brtc.ts), for `npm run demo`,
-// the test suites and the compose `dev` profile. It enforces the request exactly as the
-// providers document it, answers like them, counts and logs requests (never credentials), and
-// injects faults. It is outside src/ on purpose: the production build (dist/) can never contain
-// or reach it. This file only serves the token endpoints and dispatches the rest.
+// the test suites and the compose `dev` profile. It enforces the request as the providers
+// document it (a token request's form read as RFC 6749 says: oauth.ts), answers like them,
+// counts and logs requests as sent (never credentials), and injects faults. It is outside src/
+// on purpose: the production build (dist/) can never contain or reach it. This file only
+// serves the token endpoints and dispatches the rest.
 //
 // Usage:
 //   const emu = createUpstreamEmulator({ tenants: { global: { clientId: 'id', clientSecret: 's' } } })

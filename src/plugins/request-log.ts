@@ -3,14 +3,15 @@
 // anything a caller typed); who the caller was (name and method), never the credential; the
 // upstream asked for, bounded as for metrics; and the audit fields a route sets on
 // `request.audit`: for a token handed out, the provider's token id, the first 16 hex digits of
-// its SHA-256 and when the caller must stop using it; for an endpoint created or deleted, its id. Probes go to the root logger at debug, so a route's own `logLevel` (the probes keep
-// theirs at warn) cannot hide them when debugging. Replies written before routing (a malformed
+// its SHA-256 and when the caller must stop using it; for an endpoint created or deleted, its id.
+// Probes and the OpenAPI document go to the root logger at debug, so a route's own `logLevel`
+// (theirs is warn) cannot hide them when debugging. Replies written before routing (a malformed
 // request) get their line through `fastify.logRequest` too.
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
-/** Routes that orchestrators and scrapers poll: their request lines log at debug, not info. */
-const PROBE_ROUTES = new Set(['/healthz', '/readyz', '/metrics'])
+/** Routes that orchestrators, scrapers and API tools poll: their request lines log at debug, not info. */
+const PROBE_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/openapi.json'])
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -50,8 +50,15 @@ t.test('a caller gets a token fetched from the emulator over HTTP', async (t) =>
   // What the provider saw: the documented request, once per upstream (prewarm, joined by callers).
   t.equal(emulator.requests('global'), 1)
   t.equal(emulator.requests('bandwidth'), 1)
+  // The emulator ignores unknown form fields (RFC 6749 3.2), so its log is what proves the
+  // service sends the documented fields and nothing else.
   const seen = emulator.requestLog().find((r) => r.tenant === 'global')
   t.match(seen, { method: 'POST', contentType: 'application/x-www-form-urlencoded', accept: 'application/json' })
+  t.same(seen?.body, [['grant_type', 'client_credentials'], ['scope', 'voice.webrtc']], 'global: exactly the documented form')
+  t.equal(seen?.bodyBytes, 'grant_type=client_credentials&scope=voice.webrtc'.length)
+  const seenBandwidth = emulator.requestLog().find((r) => r.tenant === 'bandwidth')
+  t.same(seenBandwidth?.body, [['grant_type', 'client_credentials']], 'bandwidth: exactly the documented form, no scope')
+  t.equal(seenBandwidth?.bodyBytes, 'grant_type=client_credentials'.length)
 
   const denied = await fetch(`${base}/token/webrtc`)
   t.equal(denied.status, 401)

@@ -1,6 +1,7 @@
 // Faults on the 'brtc' target as a client sees them on the wire (status faults in the
-// brtcErrorResponse shape with Retry-After, per-operation faults, hang, drop, non-error bodies),
-// programmed in code and over HTTP; the BRTC request log (never a token) and reset().
+// brtcErrorResponse shape with Retry-After, which a 429 carries by default, per-operation
+// faults, hang, drop, non-error bodies), programmed in code and over HTTP; the BRTC request log
+// (never a token) and reset().
 import t from 'tap'
 import type { Fault } from '../../emulator/upstream-emulator.js'
 import { bandwidthToken, brtcCall, postControl, requestToken, startEmulator, WEBRTC_ENDPOINT } from '../helpers/emulator.js'
@@ -38,6 +39,42 @@ t.test('status faults: the status, Retry-After, a brtcErrorResponse by default, 
   t.equal((await brtcCall(emu, token, 'POST', ENDPOINTS, { body: WEBRTC_ENDPOINT })).status, 201, 'healed')
 })
 
+t.test('a 429 carries Retry-After even when the fault sets none (the spec requires it); null leaves it out', async (t) => {
+  const emu = await startEmulator(t)
+  const token = await bandwidthToken(emu)
+  const retryAfterOf = async (fault: Fault): Promise<string | null> => {
+    emu.setFault('brtc', fault)
+    const res = await brtcCall(emu, token, 'POST', ENDPOINTS, { body: WEBRTC_ENDPOINT })
+    t.equal(res.status, 429, JSON.stringify(fault))
+    await res.arrayBuffer()
+    return res.headers.get('retry-after')
+  }
+  t.equal(await retryAfterOf({ kind: 'status', status: 429 }), '1', 'a default of one second')
+  t.equal(await retryAfterOf({ kind: 'status', status: 429, body: '{}' }), '1', 'with a custom body too')
+  t.equal(await retryAfterOf({ kind: 'status', status: 429, operation: 'create' }), '1', 'on one operation too')
+  t.equal(await retryAfterOf({ kind: 'status', status: 429, retryAfter: '30' }), '30', 'the fault\'s own value wins')
+  t.equal(await retryAfterOf({ kind: 'status', status: 429, retryAfter: null }), null, 'null: no Retry-After at all')
+  t.equal(await retryAfterOf({ kind: 'status', status: 429, retryAfter: null, body: '{}' }), null, 'null, with a custom body')
+  t.same(emu.stats().brtc.fault, { kind: 'status', status: 429, retryAfter: null, body: '{}' })
+
+  const set = await postControl(emu, 'fault', { tenant: 'brtc', fault: { kind: 'status', status: 429, retryAfter: null } })
+  t.equal(set.status, 200, 'null is accepted over HTTP')
+  const res = await brtcCall(emu, token, 'POST', ENDPOINTS, { body: WEBRTC_ENDPOINT })
+  t.equal(res.status, 429)
+  t.equal(res.headers.get('retry-after'), null, 'and leaves it out')
+  await res.arrayBuffer()
+
+  emu.setFault('brtc', { kind: 'status', status: 503 })
+  const other = await brtcCall(emu, token, 'POST', ENDPOINTS, { body: WEBRTC_ENDPOINT })
+  t.equal(other.headers.get('retry-after'), null, 'no default on other statuses')
+  await other.arrayBuffer()
+  emu.setFault('bandwidth', { kind: 'status', status: 429 })
+  const tokenLimited = await requestToken(emu, 'bandwidth')
+  t.equal(tokenLimited.status, 429)
+  t.equal(tokenLimited.headers.get('retry-after'), null, 'nor on a token endpoint\'s 429')
+  await tokenLimited.arrayBuffer()
+})
+
 t.test('a fault on a tenant leaves the BRTC API alone, and the reverse', async (t) => {
   const emu = await startEmulator(t)
   const token = await bandwidthToken(emu)
@@ -57,6 +94,8 @@ t.test('status faults with a custom body, and the 200 kinds', async (t) => {
   let res = await brtcCall(emu, token, 'GET', ENDPOINTS)
   t.equal(res.status, 502)
   t.equal(res.headers.get('content-type'), 'text/html')
+  t.equal(res.headers.get('cache-control'), 'no-store')
+  t.equal(res.headers.get('pragma'), 'no-cache', 'the no-cache headers of the API\'s own JSON replies')
   t.equal(await res.text(), '<h1>Bad gateway</h1>')
   emu.setFault('brtc', { kind: 'html' })
   res = await brtcCall(emu, token, 'GET', ENDPOINTS)

@@ -28,26 +28,42 @@ t.test('status faults: the status, Retry-After, an OAuth error body by default',
   }
   t.same(emu.issuedTokens(), [])
   t.match(emu.requestLog().at(-1), { fault: 'status', outcome: 401, error: undefined })
+  emu.setFault('global', { kind: 'status', status: 503, retryAfter: null })
+  const none = await requestToken(emu, 'global')
+  t.equal(none.headers.get('retry-after'), null, 'retryAfter: null is accepted and sends none')
+  await none.arrayBuffer()
   emu.setFault('global', null)
   t.equal((await requestToken(emu, 'global')).status, 200, 'healed')
-  t.equal(emu.requests('global'), cases.length + 1)
+  t.equal(emu.requests('global'), cases.length + 2)
 })
 
-t.test('status faults with a custom body and content type', async (t) => {
+t.test('status faults with a custom body and content type, with the no-cache headers of every token response', async (t) => {
   const emu = await startEmulator(t)
+  /** The headers a token endpoint sends on every response (RFC 6749 5.1), faults included. */
+  const noCache = (res: Response, name: string): void => {
+    t.equal(res.headers.get('cache-control'), 'no-store', `${name}: Cache-Control`)
+    t.equal(res.headers.get('pragma'), 'no-cache', `${name}: Pragma`)
+  }
   emu.setFault('bandwidth', { kind: 'status', status: 502, body: '<h1>Bad gateway</h1>', contentType: 'text/html' })
   let res = await requestToken(emu, 'bandwidth')
   t.equal(res.status, 502)
   t.equal(res.headers.get('content-type'), 'text/html')
+  noCache(res, 'html body')
   t.equal(await res.text(), '<h1>Bad gateway</h1>')
   emu.setFault('bandwidth', { kind: 'status', status: 400, body: '{"error":"invalid_client"}' })
   res = await requestToken(emu, 'bandwidth')
   t.equal(res.headers.get('content-type'), 'application/json;charset=UTF-8')
+  noCache(res, 'JSON body')
   t.same(await res.json(), { error: 'invalid_client' })
   emu.setFault('bandwidth', { kind: 'status', status: 504, contentType: 'text/plain' })
   res = await requestToken(emu, 'bandwidth')
   t.equal(res.status, 504)
+  noCache(res, 'empty body')
   t.equal(await res.text(), '')
+  emu.setFault('bandwidth', { kind: 'status', status: 503 })
+  res = await requestToken(emu, 'bandwidth')
+  noCache(res, 'default body')
+  await res.arrayBuffer()
 })
 
 t.test('faults answer whatever the request, and only for their tenant', async (t) => {

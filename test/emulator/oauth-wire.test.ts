@@ -1,6 +1,7 @@
 // The emulator's token endpoints on the wire: the documented request succeeds with the
-// documented answer (the providers' own test vectors included), and every deviation is
-// refused the way an OAuth 2.0 provider refuses it.
+// documented answer (the providers' own test vectors included), every deviation is refused the
+// way an OAuth 2.0 provider refuses it, and what RFC 6749 3.2 has a provider overlook
+// (unrecognised parameters, parameters without a value) is overlooked.
 import t from 'tap'
 import { request } from 'node:http'
 import { basic, CREDS, decodeJwtPart, DOCUMENTED_BODY, FORM, JWT_SHAPE, requestToken, startEmulator } from '../helpers/emulator.js'
@@ -109,19 +110,53 @@ t.test('request refusals: content type, grant, scope, parameters', async (t) => 
   await expect('bandwidth', { body: 'grant_type=password' }, 400, 'unsupported_grant_type', 'password grant')
   await expect('bandwidth', { body: 'grant_type=authorization_code' }, 400, 'unsupported_grant_type', 'code grant')
   await expect('bandwidth', { body: '' }, 400, 'invalid_request', 'empty body')
+  await expect('bandwidth', { body: 'grant_type=' }, 400, 'invalid_request', 'empty grant_type: missing')
+  await expect('bandwidth', { body: 'grant_type&scope=' }, 400, 'invalid_request', 'grant_type without =: missing')
   await expect('bandwidth', { body: 'grant_type=client_credentials&grant_type=client_credentials' }, 400, 'invalid_request', 'repeated')
-  await expect('bandwidth', { body: 'grant_type=client_credentials&client_secret=s3cr3t-in-body' }, 400, 'invalid_request', 'extra field')
   await expect('bandwidth', { body: 'grant_type=client_credentials&scope=voice.webrtc' }, 400, 'invalid_scope', 'scope on bandwidth')
-  await expect('bandwidth', { body: 'grant_type=client_credentials&scope=' }, 400, 'invalid_scope', 'empty scope on bandwidth')
   await expect('global', { body: 'grant_type=client_credentials' }, 400, 'invalid_scope', 'global without scope')
+  await expect('global', { body: 'grant_type=client_credentials&scope=' }, 400, 'invalid_scope', 'empty scope on global: missing')
   await expect('global', { body: 'grant_type=client_credentials&scope=voice.webrtc+openid' }, 400, 'invalid_scope', 'extra scope')
   await expect('global', { body: 'grant_type=client_credentials&scope=voice' }, 400, 'invalid_scope', 'wrong scope')
   await expect('global', { body: 'grant_type=client_credentials&scope=voice.webrtc&scope=voice.webrtc' }, 400, 'invalid_request', 'scope twice')
   await expect('global', { body: 'grant_type=password&scope=voice.webrtc' }, 400, 'unsupported_grant_type', 'password grant, global')
-  t.equal(emu.requests('bandwidth') + emu.requests('global'), 16)
+  t.equal(emu.requests('bandwidth') + emu.requests('global'), 17)
   t.same(emu.issuedTokens(), [])
-  const secretInBody = emu.requestLog().find((entry) => entry.body?.some(([name]) => name === 'client_secret'))
-  t.same(secretInBody?.body, [['grant_type', 'client_credentials'], ['client_secret', '[redacted]']])
+})
+
+t.test('RFC 6749 3.2: unrecognised parameters are ignored, and a parameter without a value counts as omitted', async (t) => {
+  const emu = await startEmulator(t)
+  const cases: Array<['bandwidth' | 'global', string, string]> = [
+    ['bandwidth', 'grant_type=client_credentials&foo=bar', 'an unknown parameter'],
+    ['bandwidth', 'foo=1&grant_type=client_credentials&foo=2', 'an unknown parameter, twice'],
+    ['bandwidth', 'grant_type=client_credentials&client_secret=s3cr3t-in-body', 'client_secret in the body (Basic is what authenticates)'],
+    ['bandwidth', 'grant_type=client_credentials&scope=', 'an empty scope where none is accepted'],
+    ['bandwidth', 'grant_type=client_credentials&scope', 'a scope without = where none is accepted'],
+    ['bandwidth', 'grant_type=&grant_type=client_credentials', 'an empty grant_type before the real one: not a repeat'],
+    ['global', 'grant_type=client_credentials&scope=voice.webrtc&scope=', 'an empty second scope: not a repeat'],
+    ['global', 'grant_type=client_credentials&scope=voice.webrtc&audience=x', 'an unknown parameter, global']
+  ]
+  for (const [tenant, body, name] of cases) {
+    const res = await requestToken(emu, tenant, { body })
+    t.equal(res.status, 200, name)
+    t.match(await res.json(), { token_type: 'Bearer' }, name)
+  }
+  t.equal(emu.issuedTokens().length, cases.length)
+  t.equal((await requestToken(emu, 'bandwidth', { authorization: null, body: 'grant_type=client_credentials&client_id=bw-id&client_secret=x' })).status, 401,
+    'credentials in the body do not replace Basic')
+
+  // The log keeps each form as sent, so a test can still check every field a client sends.
+  t.same(emu.requestLog().map((entry) => entry.body), [
+    [['grant_type', 'client_credentials'], ['foo', '[redacted]']],
+    [['foo', '[redacted]'], ['grant_type', 'client_credentials'], ['foo', '[redacted]']],
+    [['grant_type', 'client_credentials'], ['client_secret', '[redacted]']],
+    [['grant_type', 'client_credentials'], ['scope', '']],
+    [['grant_type', 'client_credentials'], ['scope', '']],
+    [['grant_type', ''], ['grant_type', 'client_credentials']],
+    [['grant_type', 'client_credentials'], ['scope', 'voice.webrtc'], ['scope', '']],
+    [['grant_type', 'client_credentials'], ['scope', 'voice.webrtc'], ['audience', '[redacted]']],
+    [['grant_type', 'client_credentials'], ['client_id', '[redacted]'], ['client_secret', '[redacted]']]
+  ])
   t.notMatch(JSON.stringify(emu.requestLog()), 's3cr3t-in-body')
 })
 

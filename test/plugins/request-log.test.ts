@@ -68,15 +68,16 @@ t.test('one line per request with route, status, duration, caller name and upstr
   for (const needle of [API_KEY, OTHER_KEY, jwt, 'wrong-key']) t.notOk(text.includes(needle), `no ${needle.slice(0, 6)}… in the logs`)
 })
 
-t.test('probes log at debug only', async (t) => {
+t.test('probes and the OpenAPI document log at debug only', async (t) => {
   const info = await build(t, { env: { LOG_LEVEL: 'info' } })
   const debug = await build(t, { env: { LOG_LEVEL: 'debug' } })
+  const urls = ['/healthz', '/readyz', '/metrics', '/openapi.json']
   for (const { app } of [info, debug]) {
-    for (const url of ['/healthz', '/readyz', '/metrics']) t.equal((await app.inject({ url })).statusCode, 200)
+    for (const url of urls) t.equal((await app.inject({ url })).statusCode, 200)
   }
   t.same(requestLines(info.logs), [], 'nothing at info')
   const lines = requestLines(debug.logs)
-  t.same(lines.map((l) => [l.level, l.route, l.status]), [[20, '/healthz', 200], [20, '/readyz', 200], [20, '/metrics', 200]])
+  t.same(lines.map((l) => [l.level, l.route, l.status]), urls.map((url) => [20, url, 200]))
   t.ok(lines.every((l) => typeof l.reqId === 'string' && l.reqId !== ''), 'with their reqId')
 })
 
