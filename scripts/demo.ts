@@ -27,7 +27,8 @@ import { startDemoPageServer } from '../demo/page-server.js'
 
 // The demo's per-caller limit is high so that a load generator pointed at the demo with its
 // default options (autocannon: 100 connections, one caller) gets only 200s; `--rate-limit 60`
-// shows the service's default. The per-address limit on failed authentication is unchanged.
+// shows the service's default. The per-address budget of failed authentications shares the
+// variable, so the demo, on loopback only, raises it too.
 const DEMO_RATE_LIMIT = '1000000'
 
 const { values } = parseArgs({

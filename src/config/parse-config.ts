@@ -138,7 +138,7 @@ export function parseConfig (env: Readonly<Record<string, string | undefined>>, 
   const trustProxyValue = vars.get('TRUST_PROXY')
   const trustProxy = trustProxyValue === undefined ? false : parseTrustProxy(trustProxyValue, 'TRUST_PROXY', problems)
   // Kept as written: URL serialisation could re-encode the password.
-  const redisUrl = readUrl(vars, 'REDIS_URL', ['redis:', 'rediss:']) === undefined ? undefined : vars.get('REDIS_URL')
+  const redisUrl = readRedisUrl(vars) === undefined ? undefined : vars.get('REDIS_URL')
   const metricsPort = vars.get('METRICS_PORT')
   if (metricsPort !== undefined && metricsPort === vars.get('PORT')) vars.problem('METRICS_PORT', 'must differ from PORT')
   const brtc = readBrtc(vars, upstreams)
@@ -188,6 +188,28 @@ function readUrl (vars: Variables, name: EnvName, protocols: readonly string[]):
   // only for a provider or identity provider on this host (the emulator, a sidecar).
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
     vars.problem(name, 'must use https (plain http is allowed only for a loopback host)')
+    return undefined
+  }
+  return url
+}
+
+/**
+ * REDIS_URL as ioredis reads it: the user name and password percent-decoded (a stray `%` would
+ * make the client throw when built, at startup or on a reload), and a path that is a database
+ * number or nothing.
+ */
+function readRedisUrl (vars: Variables): URL | undefined {
+  const url = readUrl(vars, 'REDIS_URL', ['redis:', 'rediss:'])
+  if (url === undefined) return undefined
+  try {
+    decodeURIComponent(url.username)
+    decodeURIComponent(url.password)
+  } catch {
+    vars.problem('REDIS_URL', 'has a user name or password that is not valid percent-encoding (write % as %25)')
+    return undefined
+  }
+  if (!/^\/?(?:[0-9]{1,5})?$/.test(url.pathname)) {
+    vars.problem('REDIS_URL', 'has a path that is not a database number')
     return undefined
   }
   return url

@@ -13,6 +13,7 @@ import { ConfigReloader, type ReloadResult } from '../config/reloader.js'
 import type { FileVariable } from '../config/schema.js'
 import type { Config } from '../config/types.js'
 import type { Clock } from '../lib/clock.js'
+import { logSafeCode } from '../lib/errors.js'
 
 export interface ConfigPluginOptions {
   config: Config
@@ -60,8 +61,17 @@ export default fp<ConfigPluginOptions>(async function configPlugin (fastify, opt
   const reloads = fastify.metrics.counter('config_reloads_total', 'Reloads of changed *_FILE files, by outcome (success, or failure: the previous values stay in force).', ['outcome'], [{ outcome: 'success' }, { outcome: 'failure' }])
   reloader.on('reloaded', (config, changed) => {
     reloads.inc({ outcome: 'success' })
-    fastify.log.info({ variables: changed.map((name) => `${name}_FILE`) }, 'configuration reloaded')
-    updates.emit('updated', config, changed)
+    const variables = changed.map((name) => `${name}_FILE`)
+    fastify.log.info({ variables }, 'configuration reloaded')
+    // Each holder applies the change on its own: one that throws must not leave the others, the
+    // API keys among them, on the previous values, as `emit` would.
+    for (const apply of updates.listeners('updated')) {
+      try {
+        apply(config, changed)
+      } catch (err) {
+        fastify.log.error({ variables, errorClass: logSafeCode(err) }, 'applying the reloaded configuration failed in one part of the service; the rest applied it')
+      }
+    }
   })
   reloader.on('rejected', (problems, variables) => {
     reloads.inc({ outcome: 'failure' })

@@ -107,13 +107,15 @@ export class RedisConnection implements RedisLink {
    */
   reconnect (url: Secret): void {
     if (this.#closing) return
+    // The new client first: should building it throw, the old connection stays in use.
+    const next = this.#connect(url)
     const old = this.#client
     old.removeAllListeners()
     // An error the old client may still emit while closing has no one left to tell.
     old.on('error', () => {})
     old.disconnect()
     this.#enter('down')
-    this.#client = this.#connect(url)
+    this.#client = next
   }
 
   get status (): RedisStatus {

@@ -77,6 +77,15 @@ t.test('a bad URL', async t => {
   t.same(problems({ ...MINIMAL, ...AUTH, AUTH_JWKS_URL: 'file:///etc/jwks.json' }), [`AUTH_JWKS_URL: ${httpUrl}`])
   t.same(problems({ ...MINIMAL, REDIS_URL: 'http://redis:6379' }), ['REDIS_URL: must be an absolute redis: or rediss: URL with a host'])
   t.same(problems({ ...MINIMAL, REDIS_URL: 'redis://' }), ['REDIS_URL: must be an absolute redis: or rediss: URL with a host'])
+  // ioredis percent-decodes the user name and password and throws on a stray `%`.
+  const badEncoding = 'REDIS_URL: has a user name or password that is not valid percent-encoding (write % as %25)'
+  t.same(problems({ ...MINIMAL, REDIS_URL: 'redis://:p%4ss@redis:6379' }), [badEncoding])
+  t.same(problems({ ...MINIMAL, REDIS_URL: 'redis://us%er:pw@redis:6379' }), [badEncoding])
+  t.same(problems({ ...MINIMAL, REDIS_URL: 'redis://redis:6379/cache' }), ['REDIS_URL: has a path that is not a database number'])
+  t.same(problems({ ...MINIMAL, REDIS_URL: 'redis://redis:6379/1/2' }), ['REDIS_URL: has a path that is not a database number'])
+  for (const url of ['redis://:p%25ss@redis:6379', 'rediss://user:pw@redis:6380/', 'redis://redis:6379/15', 'redis://redis']) {
+    t.equal(loadConfig({ ...MINIMAL, REDIS_URL: url }).redisUrl?.reveal(), url, url)
+  }
 })
 
 t.test('a number that does not parse or is out of range', async t => {

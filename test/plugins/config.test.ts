@@ -41,6 +41,23 @@ t.test('API keys revoked and added through API_KEYS_FILE, without a restart', as
   t.same(findLeaks(logs, [KEY_1, KEY_2]), [])
 })
 
+t.test('a part of the service that fails to apply a reload does not keep the others on the old values', async (t) => {
+  const dir = t.testdir({ keys: `ops:${KEY_1}\n` })
+  const clock = new FakeClock()
+  const { app, logs } = await build(t, { env: { API_KEYS: '', API_KEYS_FILE: join(dir, 'keys'), LOG_LEVEL: 'info' }, reload: { clock, settleMs: 50 } })
+  // Runs before every plugin's own listener, the auth plugin's among them.
+  app.configUpdates.prependListener('updated', () => { throw new TypeError(`boom ${KEY_2}`) })
+  writeFileSync(join(dir, 'keys'), `ops-next:${KEY_2}\n`)
+  const reload = app.reloadConfig()
+  await clock.advanceAsync(50)
+  t.same(await reload, { outcome: 'reloaded', changed: ['API_KEYS'] })
+  t.equal((await app.inject({ url: '/token/webrtc', headers: { 'x-api-key': KEY_1 } })).statusCode, 401, 'the removed key is refused')
+  t.equal((await app.inject({ url: '/token/webrtc', headers: { 'x-api-key': KEY_2 } })).statusCode, 200, 'the added key is accepted')
+  const errors = parsedLogs<{ level: number, variables?: string[], errorClass?: string }>(logs).filter((l) => l.level === 50)
+  t.same(errors.map(({ variables, errorClass }) => ({ variables, errorClass })), [{ variables: ['API_KEYS_FILE'], errorClass: 'TypeError' }])
+  t.same(findLeaks(logs, [KEY_1, KEY_2]), [], 'the error is logged by its class, never its message')
+})
+
 t.test('an invalid API_KEYS_FILE: nothing changes, one error line, /readyz 200 and stale, counted', async (t) => {
   const dir = t.testdir({ keys: `ops:${KEY_1}\n` })
   const clock = new FakeClock()
