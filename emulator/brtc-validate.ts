@@ -3,6 +3,8 @@
 // (createWebRtcConnectionRequest, JSON only) and the list query (type, status, limit 1-1000,
 // afterCursor). Every problem found is reported, each naming its field or parameter, so that a
 // client bug shows up here rather than in production.
+import { isJsonMediaType } from '../src/lib/http.js'
+import { isRecord } from '../src/lib/values.js'
 import { BrtcFailure, problem } from './brtc-errors.js'
 import type { BrtcProblem } from './brtc-errors.js'
 import { decodeCursor } from './brtc-store.js'
@@ -16,18 +18,9 @@ export const CREATE_FIELDS: readonly string[] = ['type', 'direction', 'eventCall
 export const TAG_MAX_LENGTH = 1024
 export const LIMIT = { min: 1, max: 1000, default: 100 } as const
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
-
-/** `application/json`, optionally with parameters (charset). */
-export function isJsonContentType (contentType: string | undefined): boolean {
-  const mediaType = (contentType ?? '').split(';', 1)[0] as string
-  return mediaType.trim().toLowerCase() === 'application/json'
-}
-
 /** Decode and parse the body into a JSON object; 415 for another media type, 400 otherwise. */
 export function parseJsonObject (raw: Buffer | undefined, contentType: string | undefined): Record<string, unknown> {
-  if (!isJsonContentType(contentType)) {
+  if (!isJsonMediaType(contentType)) {
     throw new BrtcFailure(415, problem(415, 'The provided media type is not supported: use application/json.'))
   }
   const invalid = (description: string): BrtcFailure => new BrtcFailure(400, { type: 'invalid_request', description, source: {} })

@@ -4,14 +4,12 @@
 // FaultStyle says how the target words a status fault (OAuth error or brtcErrorResponse) and
 // which Retry-After it sends when the fault sets none.
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { isRecord } from '../src/lib/values.js'
 import { JSON_UTF8, sendJson } from './oauth.js'
 import { BRTC_OPERATIONS } from './types.js'
 import type { BrtcOperation, Fault, Outcome } from './types.js'
 
 const KINDS = new Set(['status', 'hang', 'html', 'garbage', 'json', 'drop'])
-
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value)
 
 const optionalString = (value: Record<string, unknown>, key: string): boolean =>
   value[key] === undefined || typeof value[key] === 'string'

@@ -79,6 +79,11 @@ export async function readText (res: Response, maxBytes: number): Promise<string
   }
 }
 
+/** `application/json`, with or without parameters such as `; charset=UTF-8`. */
+export function isJsonMediaType (contentType: string | null | undefined): boolean {
+  return contentType?.split(';', 1)[0]?.trim().toLowerCase() === 'application/json'
+}
+
 /** The body parsed as JSON (bounded as readText), or undefined. */
 export async function readJson (res: Response, maxBytes: number): Promise<unknown> {
   const text = await readText(res, maxBytes)

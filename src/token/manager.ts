@@ -13,6 +13,7 @@ import {
 } from '../lib/errors.js'
 import { silentLogger, type Logger } from '../lib/logger.js'
 import { fingerprint, Secret } from '../lib/secret.js'
+import { noop } from '../lib/values.js'
 import { BACKOFF_BASE_MS, CREDENTIALS_RETRY_MS, backoffDelayMs } from './backoff.js'
 import { UpstreamFetchError, type IssuedToken, type TokenSource, type UpstreamState, type UpstreamToken } from './types.js'
 
@@ -324,8 +325,6 @@ export class TokenManager extends EventEmitter<{ updated: [UpstreamToken] }> {
     return held.issued
   }
 }
-
-function noop (): void {}
 
 /** A source's token comes from outside this module (e.g. another replica through Redis): check its shape. */
 function isWellFormed (token: UpstreamToken | undefined): token is UpstreamToken {

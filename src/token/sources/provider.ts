@@ -7,9 +7,10 @@
 import { EventEmitter } from 'node:events'
 import type { UpstreamConfig } from '../../config/types.js'
 import { systemClock, type Clock } from '../../lib/clock.js'
-import { discard, exchange, readText } from '../../lib/http.js'
+import { discard, exchange, isJsonMediaType, readJson } from '../../lib/http.js'
 import { parseRetryAfter } from '../../lib/retry-after.js'
 import { Secret } from '../../lib/secret.js'
+import { isRecord } from '../../lib/values.js'
 import { RETRY_AFTER_CAP_MS } from '../backoff.js'
 import { UpstreamFetchError, type FetchOutcome, type TokenSource, type UpstreamToken } from '../types.js'
 
@@ -141,12 +142,12 @@ async function readTokenResponse (res: Response, startedAt: number, marginSecond
 async function readSuccess (res: Response, startedAt: number, marginSeconds: number): Promise<UpstreamToken> {
   const status = res.status
   const bad = (why: string): UpstreamFetchError => new UpstreamFetchError('bad_response', why, { status })
-  if (!isJson(res.headers.get('content-type'))) {
+  if (!isJsonMediaType(res.headers.get('content-type'))) {
     await discard(res)
     throw bad('response is not application/json')
   }
-  const body = parseJsonObject(await readText(res, MAX_BODY_BYTES))
-  if (body === undefined) throw bad('response is not a JSON object')
+  const body = await readJson(res, MAX_BODY_BYTES)
+  if (!isRecord(body)) throw bad('response is not a JSON object')
   const { access_token: accessToken, token_type: tokenType, expires_in: expiresIn, access_token_id: tokenId } = body
   if (typeof accessToken !== 'string' || accessToken === '') throw bad('access_token missing or empty')
   if (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer') throw bad('token_type is not Bearer')
@@ -164,24 +165,9 @@ async function readSuccess (res: Response, startedAt: number, marginSeconds: num
   }
 }
 
-/** `application/json`, with or without parameters such as `; charset=UTF-8`. */
-function isJson (contentType: string | null): boolean {
-  return contentType?.split(';')[0]?.trim().toLowerCase() === 'application/json'
-}
-
 /** The OAuth `error` code of a 400 answer, if it is JSON and has one. */
 async function oauthErrorCode (res: Response): Promise<string | undefined> {
-  if (!isJson(res.headers.get('content-type'))) return await discard(res)
-  const error = parseJsonObject(await readText(res, MAX_BODY_BYTES))?.error
-  return typeof error === 'string' ? error : undefined
-}
-
-function parseJsonObject (text: string | undefined): Record<string, unknown> | undefined {
-  if (text === undefined) return undefined
-  try {
-    const value: unknown = JSON.parse(text)
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined
-  } catch {
-    return undefined
-  }
+  if (!isJsonMediaType(res.headers.get('content-type'))) return await discard(res)
+  const body = await readJson(res, MAX_BODY_BYTES)
+  return isRecord(body) && typeof body.error === 'string' ? body.error : undefined
 }
