@@ -2,17 +2,17 @@
 // match against API_KEYS) or `Authorization: Bearer <JWT>` (verified against AUTH_JWKS_URL).
 // There is no anonymous mode: a request without a caller ends here with a 401, or a 429 once its
 // address has used up its failed-authentication budget. The order is the defence: the cheap
-// refusals first; an address out of budget is refused before its API key is checked (a right
-// guess then looks like a wrong one) and before any signature check or JWKS fetch;
-// each failure is counted against the address; an authenticated caller is counted against its
-// own budget. `request.caller` carries who it was; `request.authFailure` why not, log-safe.
+// refusals first; an address out of budget is refused before its API key is checked or a cached
+// JWT accepted (a right guess then looks like a wrong one), and before any signature check or
+// JWKS fetch; each failure is counted against the address; an authenticated caller is counted
+// against its own budget. `request.caller` carries who it was; `request.authFailure` why not, log-safe.
 import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
 import type { FetchImplementation, JWTVerifyGetKey } from 'jose'
 import { ApiKeyVerifier } from '../auth/api-keys.js'
 import { readCredentials, type Caller } from '../auth/credentials.js'
 import type { JwtVerifier } from '../auth/jwt-verifier.js'
-import { unauthorized } from '../lib/errors.js'
+import { unauthorized, type AppError } from '../lib/errors.js'
 
 export interface AuthPluginOptions {
   /** Test seam: a JWKS key getter instead of fetching AUTH_JWKS_URL. */
@@ -64,28 +64,31 @@ export default fp<AuthPluginOptions>(async function auth (fastify, opts) {
   fastify.decorateRequest('authFailure', null)
   fastify.decorate('forgetJwts', () => { jwtVerifier?.reset() })
 
+  /** Throws the 429 of an address out of its failed-authentication budget, if there is one. */
+  function overBudget (request: FastifyRequest, refused: AppError | undefined): void {
+    if (refused === undefined) return
+    request.authFailure = 'address_over_budget'
+    throw refused
+  }
+
   /** The caller, or why not (log-safe). Throws the 429 of an address out of budget before JWT work. */
   async function identify (request: FastifyRequest): Promise<Caller | string> {
     const presented = readCredentials(request.headers)
     if (presented.kind === 'refused') return presented.reason
+    // The address's refusal comes before any credential is looked at, so a right one (a cached
+    // JWT included) gets the same 429 as a wrong one.
     if (presented.kind === 'api_key') {
       if (keys === undefined) return 'api_keys_disabled'
-      const refused = limits.refusedAddress(request)
-      if (refused !== undefined) {
-        request.authFailure = 'address_over_budget'
-        throw refused
-      }
+      overBudget(request, limits.refusedAddress(request))
       const name = keys.verify(presented.key)
       return name === undefined ? 'unknown_api_key' : { name, method: 'api_key' }
     }
     if (jwtVerifier === undefined) return 'jwt_disabled'
+    overBudget(request, limits.refusedAddress(request))
     const hit = jwtVerifier.cached(presented.token)
     if (hit !== undefined) return { name: hit.sub, method: 'jwt' }
-    const refused = await limits.checkAddress(request)
-    if (refused !== undefined) {
-      request.authFailure = 'address_over_budget'
-      throw refused
-    }
+    // Before any signature check or JWKS fetch, the budget as every replica has counted it.
+    overBudget(request, await limits.checkAddress(request))
     try {
       const { sub } = await jwtVerifier.verify(presented.token)
       return { name: sub, method: 'jwt' }

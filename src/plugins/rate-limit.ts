@@ -18,8 +18,8 @@ export interface Limits {
   /** Counts nothing; the 429 to answer when the address has used up its failed-authentication budget. */
   checkAddress (request: FastifyRequest): Promise<AppError | undefined>
   /**
-   * Synchronous and in memory, for the API-key path: the 429 to answer when this replica has
-   * refused the address for using up its budget in the current window.
+   * Synchronous and in memory, asked before any credential is looked at: the 429 to answer when
+   * this replica has refused the address for using up its budget in the current window.
    */
   refusedAddress (request: FastifyRequest): AppError | undefined
   /** Counts one failed authentication of the address; the 429 to answer when that exceeds the budget. */
@@ -53,8 +53,8 @@ export default fp(async function rateLimitPlugin (fastify) {
   // on it, as a property (a WeakMap entry per request would cost the garbage collector more).
   const byCaller = fastify.createRateLimit({ max, timeWindow: windowMs, keyGenerator: (request) => (request as IdentityCarrier)[kIdentity] ?? 'none' })
   const byAddress = fastify.createRateLimit({ max, timeWindow: windowMs, keyGenerator: addressKey })
-  // The addresses this replica refused, each until its window ends (then the entry leaves). The
-  // API-key path asks on every request, so it is a synchronous lookup, and none at all while no
+  // The addresses this replica refused, each until its window ends (then the entry leaves). Every
+  // request with a credential asks, so it is a synchronous lookup, and none at all while no
   // address is refused. Another replica learns of a refusal at the address's first failure there,
   // where the shared count is already over.
   const refused = new LRUCache<string, true>({ max: 10_000, ttlAutopurge: true })

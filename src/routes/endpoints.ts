@@ -112,6 +112,8 @@ const endpointRoutes: FastifyPluginAsyncTypebox = async function endpointRoutes 
   })
 
   fastify.get(ENDPOINTS_ROUTE, {
+    // A HEAD would read the account's whole list to send nothing.
+    exposeHeadRoute: false,
     schema: {
       summary: 'The caller\'s own live WebRTC endpoints',
       security: CALLER_SECURITY,

@@ -59,6 +59,8 @@ const tokenRoute: FastifyPluginAsyncTypebox = async function tokenRoute (fastify
   }
 
   fastify.get(TOKEN_ROUTE, {
+    // A HEAD would be authenticated, counted and audited as a token handed out, and send none.
+    exposeHeadRoute: false,
     schema: {
       summary: 'A short-lived provider access token for the browser',
       // Credentials are accepted only in headers; any other query parameter is refused.

@@ -1,8 +1,9 @@
 // The auth plugin's order of defence, through the real route: an address out of its
-// failed-authentication budget is refused (429) before any signature check or JWKS fetch; a JWKS
-// that fails is asked again at most once per cool-down and warned about once, however many
-// requests arrive; API-key and JWT callers with the same name are different identities, counted
-// apart and logged with their `authMethod`; SIGHUP's forgetJwts drops every verified JWT.
+// failed-authentication budget is refused (429) before any signature check or JWKS fetch, and
+// for a right API key or a cached JWT as for a wrong one; a JWKS that fails is asked again at
+// most once per cool-down and warned about once, however many requests arrive; API-key and JWT
+// callers with the same name are different identities, counted apart and logged with their
+// `authMethod`; SIGHUP's forgetJwts drops every verified JWT.
 import t from 'tap'
 import { JWKS_FAILURE_COOLDOWN_MS } from '../../src/auth/jwt-verifier.js'
 import { build } from '../helpers/build.js'
@@ -33,6 +34,25 @@ t.test('an address that used up its budget gets 429 before any JWT work', async 
   t.equal(signatureChecks, lookups, 'no JWKS fetch for the refused request')
   const elsewhere = await app.inject({ url: '/token/webrtc', headers: { authorization: `Bearer ${await idp.sign({ sub: 'ok' })}` }, remoteAddress: '10.1.2.3' })
   t.equal(elsewhere.statusCode, 200, 'another address is not locked out')
+})
+
+t.test('an address out of budget gets 429 for a JWT it had verified before, as for any other', async (t) => {
+  const idp = await createTestJwks()
+  t.teardown(async () => { await idp.close() })
+  const { app } = await build(t, {
+    env: { AUTH_JWKS_URL: idp.jwksUrl.href, AUTH_ISSUER: idp.issuer, AUTH_AUDIENCE: idp.audience, RATE_LIMIT_MAX: '3', API_KEYS: `alice:${ALICE_KEY}` },
+    auth: { customFetch: idp.fetch }
+  })
+  const bearer = { authorization: `Bearer ${await idp.sign({ sub: 'bob' })}` }
+  t.equal((await app.inject({ url: '/token/webrtc', headers: bearer })).statusCode, 200, 'verified, and cached')
+  const wrong = { 'x-api-key': 'w'.repeat(40) }
+  const statuses: number[] = []
+  for (let i = 0; i < 4; i++) statuses.push((await app.inject({ url: '/token/webrtc', headers: wrong })).statusCode)
+  t.same(statuses, [401, 401, 401, 429], 'three failures use up the budget')
+  const cached = await app.inject({ url: '/token/webrtc', headers: bearer })
+  t.equal(cached.statusCode, 429, 'the cached JWT is refused too: the answer says nothing about which JWTs were verified')
+  t.equal(cached.json().code, 'RATE_LIMITED')
+  t.equal((await app.inject({ url: '/token/webrtc', headers: bearer, remoteAddress: '10.1.2.3' })).statusCode, 200, 'the JWT still works from another address')
 })
 
 t.test('an IPv6 client gets one failed-authentication budget for its whole /64', async (t) => {

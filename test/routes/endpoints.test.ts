@@ -167,6 +167,9 @@ t.test('GET lists the caller\'s own live endpoints only', async (t) => {
   t.equal(again.find((e) => e.endpoint_id === mine[0].endpoint_id)?.status, 'CONNECTED')
   t.same((await app.inject({ url: ROUTE, headers: OTHER })).json().endpoints.map((e: { endpoint_id: string }) => e.endpoint_id), [theirs.endpoint_id])
   assertError(t, await app.inject({ url: `${ROUTE}?all=1`, headers: KEY }), 400, 'BAD_REQUEST')
+  const pages = emulator.brtcRequests().length
+  t.equal((await app.inject({ method: 'HEAD', url: ROUTE, headers: KEY })).statusCode, 404)
+  t.equal(emulator.brtcRequests().length, pages, 'HEAD is not served: the account is not read for it')
 })
 
 t.test('DELETE: 204 for one\'s own; 404 for someone else\'s and for an unknown id, the same reply', async (t) => {

@@ -30,6 +30,16 @@ t.test('200 with an API key: the default upstream, contract fields and no-store 
   t.equal(body.expires_at, new Date(clock.wall() + 570_000).toISOString(), 'expires_at is that instant, ISO 8601 UTC')
 })
 
+t.test('HEAD is not served: nothing is counted or audited as a token handed out', async (t) => {
+  const { app, logs } = await build(t, { env: { LOG_LEVEL: 'info', RATE_LIMIT_MAX: '1' }, tokens: { clock: new FakeClock() } })
+  const head = await app.inject({ method: 'HEAD', url: '/token/webrtc', headers: KEY })
+  t.equal(head.statusCode, 404)
+  const line = JSON.parse(logs.at(-1) ?? '{}')
+  t.match(line, { method: 'HEAD', status: 404 }, 'its log line')
+  t.notOk('tokenSha256' in line || 'caller' in line, 'not an audit line: no caller, no token')
+  t.equal((await app.inject({ url: '/token/webrtc', headers: KEY })).statusCode, 200, 'the caller\'s budget of one is untouched')
+})
+
 t.test('?upstream=bandwidth selects that upstream and its margin', async (t) => {
   const { app } = await build(t, { tokens: { clock: new FakeClock() } })
   const res = await app.inject({ url: '/token/webrtc?upstream=bandwidth', headers: KEY })
