@@ -164,9 +164,10 @@ t.test('METRICS_PORT: /metrics on that port only; the API port answers it 404; S
   t.equal((await onApi.json() as { code: string }).code, 'NOT_FOUND')
   let onMetrics: Response | undefined
   // The metrics listener opens right after the API's.
-  for (let i = 0; i < 100 && onMetrics === undefined; i++) {
-    onMetrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).catch(async () => { await new Promise((resolve) => setTimeout(resolve, 50)); return undefined })
-  }
+  await eventually(async () => {
+    onMetrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).catch(() => undefined)
+    return onMetrics !== undefined
+  }, 'the metrics port to answer')
   t.equal(onMetrics?.status, 200)
   t.match(await onMetrics?.text(), /^# TYPE token_requests_total counter$/m)
   // A scraper's connection that never sends a byte must not hold the shutdown either.
@@ -191,12 +192,9 @@ t.test('SIGHUP re-reads the *_FILE files at once and keeps serving', async (t) =
   writeFileSync(`${dir}/keys`, `ops:${'2'.repeat(40)}\n`)
   t.equal(await status('2'.repeat(40)), 401, 'not before the signal')
   child.kill('SIGHUP')
-  // The reload settles for a moment after the signal; poll its visible effect (bounded).
+  // The reload settles for a moment after the signal; poll its visible effect.
   let after = 0
-  for (let i = 0; i < 100 && after !== 200; i++) {
-    after = await status('2'.repeat(40))
-    if (after !== 200) await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+  await eventually(async () => (after = await status('2'.repeat(40))) === 200, 'the new key to be accepted')
   t.equal(after, 200, 'the new key is accepted')
   t.equal(await status('1'.repeat(40)), 401, 'the old one is revoked')
   t.equal(child.exitCode, null, 'SIGHUP did not stop the service')

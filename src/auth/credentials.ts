@@ -2,11 +2,17 @@
 // `X-API-Key: <key>` or `Authorization: Bearer <JWT>`, exactly one of them. The auth plugin
 // verifies what this finds; a refusal here needs no crypto and says why in a log-safe word.
 
-/** An authenticated caller. The identity is the API key's name or the JWT's `sub`; API-key and JWT callers never share one. */
+/** An authenticated caller: the API key's name or the JWT's `sub`, and how it authenticated. */
 export interface Caller {
   /** Safe to log. */
-  name: string
-  method: 'api_key' | 'jwt'
+  readonly name: string
+  readonly method: 'api_key' | 'jwt'
+  /** `<method>:<name>`, so API-key and JWT callers never share one: what the per-caller rate limit counts and endpoint tags are computed from. */
+  readonly identity: string
+}
+
+export function callerOf (method: Caller['method'], name: string): Caller {
+  return { name, method, identity: `${method}:${name}` }
 }
 
 export type Presented =

@@ -14,7 +14,7 @@ import { silentLogger, type Logger } from '../lib/logger.js'
 import { fingerprint, type Secret } from '../lib/secret.js'
 import { BrtcApiError, type BrtcApiClient } from './api-client.js'
 import type { CapStore } from './cap-store.js'
-import { callerIdentity, isServiceTag, tagMatches, type Owner, type OwnerKeys } from './owner-tag.js'
+import { isServiceTag, tagMatches, type Owner, type OwnerKeys } from './owner-tag.js'
 
 /** The name failures carry (messages, the debug log line). */
 export const BRTC_UPSTREAM = 'brtc'
@@ -77,9 +77,9 @@ export class EndpointService {
     this.#log = opts.logger ?? silentLogger
   }
 
-  /** The caller's tags; compute once per request. */
-  async owner (caller: { name: string, method: string }): Promise<Owner> {
-    return await this.#keys.owner(callerIdentity(caller))
+  /** The caller's tags, from its identity (`Caller.identity`); compute once per request. */
+  async owner (caller: { identity: string }): Promise<Owner> {
+    return await this.#keys.owner(caller.identity)
   }
 
   /** A new endpoint for the owner; 409 ENDPOINT_LIMIT at the cap. */

@@ -33,11 +33,6 @@ export interface Owner {
   readonly tags: readonly string[]
 }
 
-/** The identity a tag is computed from: method and name, so API-key and JWT callers never collide. */
-export function callerIdentity (caller: { name: string, method: string }): string {
-  return `${caller.method}:${caller.name}`
-}
-
 /** `wts1.` + base64url(HMAC-SHA256(key, identity)). */
 export function ownerTag (key: Buffer, identity: string): string {
   return TAG_PREFIX + createHmac('sha256', key).update(identity, 'utf8').digest('base64url')

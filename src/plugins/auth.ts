@@ -10,7 +10,7 @@ import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
 import type { FetchImplementation, JWTVerifyGetKey } from 'jose'
 import { ApiKeyVerifier } from '../auth/api-keys.js'
-import { readCredentials, type Caller } from '../auth/credentials.js'
+import { callerOf, readCredentials, type Caller } from '../auth/credentials.js'
 import type { JwtVerifier } from '../auth/jwt-verifier.js'
 import { unauthorized, type AppError } from '../lib/errors.js'
 
@@ -81,17 +81,17 @@ export default fp<AuthPluginOptions>(async function auth (fastify, opts) {
       if (keys === undefined) return 'api_keys_disabled'
       overBudget(request, limits.refusedAddress(request))
       const name = keys.verify(presented.key)
-      return name === undefined ? 'unknown_api_key' : { name, method: 'api_key' }
+      return name === undefined ? 'unknown_api_key' : callerOf('api_key', name)
     }
     if (jwtVerifier === undefined) return 'jwt_disabled'
     overBudget(request, limits.refusedAddress(request))
     const hit = jwtVerifier.cached(presented.token)
-    if (hit !== undefined) return { name: hit.sub, method: 'jwt' }
+    if (hit !== undefined) return callerOf('jwt', hit.sub)
     // Before any signature check or JWKS fetch, the budget as every replica has counted it.
     overBudget(request, await limits.checkAddress(request))
     try {
       const { sub } = await jwtVerifier.verify(presented.token)
-      return { name: sub, method: 'jwt' }
+      return callerOf('jwt', sub)
     } catch (err) {
       if (JwtVerificationError !== undefined && err instanceof JwtVerificationError) return err.reason
       throw err
@@ -109,7 +109,7 @@ export default fp<AuthPluginOptions>(async function auth (fastify, opts) {
       throw (await limits.countFailure(request)) ?? unauthorized()
     }
     request.caller = outcome
-    const limited = await limits.caller(request, `${outcome.method}:${outcome.name}`)
+    const limited = await limits.caller(request, outcome.identity)
     if (limited !== undefined) throw limited
   })
 }, { name: 'auth', fastify: '5.x', dependencies: ['config', 'rate-limit'] })

@@ -32,13 +32,17 @@ declare module 'fastify' {
   }
 }
 
-/** The failed-authentication key of a request: `address:<IP, or its /64 for IPv6>`; identities are `api_key:<name>` or `jwt:<sub>`. */
-export function addressKey (request: FastifyRequest): string {
-  return `address:${normalizeIP(request.ip, 64)}`
-}
-
 const kIdentity = Symbol('rate-limit identity')
-type IdentityCarrier = FastifyRequest & { [kIdentity]?: string }
+const kAddress = Symbol('rate-limit address')
+type KeyCarrier = FastifyRequest & { [kIdentity]?: string, [kAddress]?: string }
+
+/**
+ * The failed-authentication key of a request, computed once (a failure asks for it up to four
+ * times): `address:<IP, or its /64 for IPv6>`; identities are `api_key:<name>` or `jwt:<sub>`.
+ */
+function addressKey (request: KeyCarrier): string {
+  return (request[kAddress] ??= `address:${normalizeIP(request.ip, 64)}`)
+}
 
 export default fp(async function rateLimitPlugin (fastify) {
   const { max, windowMs } = fastify.config.rateLimit
@@ -49,9 +53,9 @@ export default fp(async function rateLimitPlugin (fastify) {
     // The store falls back to local counters by itself; should it still fail, let the request through.
     ...(store !== undefined && { store, skipOnError: true })
   })
-  // createRateLimit takes the key from the request alone, so the identity being counted rides along
-  // on it, as a property (a WeakMap entry per request would cost the garbage collector more).
-  const byCaller = fastify.createRateLimit({ max, timeWindow: windowMs, keyGenerator: (request) => (request as IdentityCarrier)[kIdentity] ?? 'none' })
+  // createRateLimit takes the key from the request alone, so the keys ride along on it, as
+  // properties (a WeakMap entry per request would cost the garbage collector more).
+  const byCaller = fastify.createRateLimit({ max, timeWindow: windowMs, keyGenerator: (request) => (request as KeyCarrier)[kIdentity] ?? 'none' })
   const byAddress = fastify.createRateLimit({ max, timeWindow: windowMs, keyGenerator: addressKey })
   // The addresses this replica refused, each until its window ends (then the entry leaves). Every
   // request with a credential asks, so it is a synchronous lookup, and none at all while no
@@ -65,7 +69,7 @@ export default fp(async function rateLimitPlugin (fastify) {
 
   fastify.decorate('limits', {
     async caller (request, identity) {
-      (request as IdentityCarrier)[kIdentity] = identity
+      (request as KeyCarrier)[kIdentity] = identity
       const result = await byCaller(request)
       return !result.isAllowed && result.isExceeded ? rateLimited(result.ttl, max) : undefined
     },

@@ -8,6 +8,7 @@ import { once } from 'node:events'
 import { mkdir, stat } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { spawnDemo } from '../helpers/demo.js'
+import { eventually } from '../helpers/eventually.js'
 import { browserSkipReason, launchChromium } from '../helpers/browser.js'
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
@@ -43,10 +44,7 @@ t.test('npm run demo serves a page that shows the client at work', { skip: brows
   const countdown = await text('#countdown')
   t.match(countdown, /^\d+ s$/)
   let later = countdown
-  for (let i = 0; i < 50 && later === countdown; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    later = await text('#countdown')
-  }
+  await eventually(async () => (later = await text('#countdown')) !== countdown, 'the countdown to move')
   t.not(later, countdown, `the countdown is live (${countdown} → ${later})`)
 
   // Per-user endpoint tokens: create two, delete one from the list, then release all (sign-out).

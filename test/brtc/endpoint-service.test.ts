@@ -4,6 +4,7 @@
 // → 502 and one error line until the next success, the rest → 503); an endpoint born expired;
 // listing across pages and keys; deleting one's own, someone else's (404), one already gone.
 import t from 'tap'
+import { callerOf } from '../../src/auth/credentials.js'
 import { BrtcApiError, type BrtcEndpoint, type CreatedEndpoint, type EndpointPage } from '../../src/brtc/api-client.js'
 import { MemoryCapStore } from '../../src/brtc/cap-store.js'
 import { EndpointService, MAX_LIST_PAGES } from '../../src/brtc/endpoint-service.js'
@@ -52,7 +53,7 @@ t.test('create: the tag of the current key; a cap of 2 refuses the third with 40
       return { endpointId: `e-${++n}`, status: 'DISCONNECTED', expiresAtMs: clock.wall() + HOUR + 999, tag, token: new Secret(`${TOKEN}-${n}`) }
     }
   })
-  const owner = await service.owner({ name: 'web', method: 'api_key' })
+  const owner = await service.owner(callerOf('api_key', 'web'))
   const first = await service.create(owner)
   t.equal(first.endpointId, 'e-1')
   t.equal(first.token.reveal(), `${TOKEN}-1`)
@@ -65,7 +66,7 @@ t.test('create: the tag of the current key; a cap of 2 refuses the third with 40
   t.equal(limit.statusCode, 409)
   t.equal(limit.code, 'ENDPOINT_LIMIT')
   t.equal(n, 2, 'the provider is not called at the cap')
-  const other = await service.owner({ name: 'web', method: 'jwt' })
+  const other = await service.owner(callerOf('jwt', 'web'))
   t.equal((await service.create(other)).endpointId, 'e-3', 'a JWT caller named like the key has its own cap')
 })
 
@@ -77,7 +78,7 @@ t.test('a failed create gives its slot back', async (t) => {
       return { endpointId: 'e-ok', status: 'DISCONNECTED', expiresAtMs: clock.wall() + HOUR, tag, token: new Secret(TOKEN) }
     }
   }, 1)
-  const owner = await service.owner({ name: 'web', method: 'api_key' })
+  const owner = await service.owner(callerOf('api_key', 'web'))
   for (let i = 0; i < 3; i++) t.equal((await appError(service.create(owner))).statusCode, 503)
   fail = false
   t.equal((await service.create(owner)).endpointId, 'e-ok', 'no slot was kept by the failures')
@@ -97,13 +98,13 @@ t.test('provider failures become the service\'s errors', async (t) => {
   ]
   for (const [err, status, code, retryAfter] of cases) {
     const { service } = setup({ async create () { throw err } })
-    const failure = await appError(service.create(await service.owner({ name: 'web', method: 'api_key' })))
+    const failure = await appError(service.create(await service.owner(callerOf('api_key', 'web'))))
     t.equal(failure.statusCode, status, `${String((err as Error).message)} → ${status}`)
     t.equal(failure.code, code)
     t.equal(failure.retryAfterSeconds, retryAfter)
   }
   const { service } = setup({ async create () { throw new TypeError('a bug') } })
-  await t.rejects(service.create(await service.owner({ name: 'web', method: 'api_key' })), TypeError, 'anything else passes through (a 500)')
+  await t.rejects(service.create(await service.owner(callerOf('api_key', 'web'))), TypeError, 'anything else passes through (a 500)')
 })
 
 t.test('401/403: one error line saying the credentials lack the BRTC role, again only after a success', async (t) => {
@@ -115,7 +116,7 @@ t.test('401/403: one error line saying the credentials lack the BRTC role, again
       return { endpoints: [{ endpointId: 'e-1', status: 'X', expiresAtMs: clock.wall() + HOUR, tag: 'wts1.nobody' }], nextCursor: undefined }
     }
   })
-  const owner = await service.owner({ name: 'web', method: 'api_key' })
+  const owner = await service.owner(callerOf('api_key', 'web'))
   await appError(service.create(owner))
   await appError(service.list(owner))
   const errors = (): number => log.lines.filter((l) => l.level === 'error').length
@@ -131,7 +132,7 @@ t.test('an endpoint that is born expired is refused (503) and its slot given bac
   const { service, clock, log } = setup({
     async create ({ tag }) { return { endpointId: 'e-dead', status: 'DISCONNECTED', expiresAtMs: clock.wall() + 999, tag, token: new Secret(TOKEN) } }
   }, 1)
-  const owner = await service.owner({ name: 'web', method: 'api_key' })
+  const owner = await service.owner(callerOf('api_key', 'web'))
   const failure = await appError(service.create(owner))
   t.equal(failure.statusCode, 503)
   t.equal(failure.errorClass, 'bad_response')
@@ -177,7 +178,7 @@ t.test('list: the owner\'s live endpoints over every page, under any of its keys
 t.test('list stops at MAX_LIST_PAGES and says so', async (t) => {
   let pages = 0
   const { service, log } = setup({ async listPage () { pages++; return { endpoints: [], nextCursor: `c${pages}` } } })
-  t.same(await service.list(await service.owner({ name: 'web', method: 'api_key' })), [])
+  t.same(await service.list(await service.owner(callerOf('api_key', 'web'))), [])
   t.equal(pages, MAX_LIST_PAGES)
   t.ok(log.lines.some((l) => l.level === 'warn' && /too many endpoints/.test(l.msg)))
 })
@@ -196,8 +197,8 @@ t.test('remove: one\'s own (deleted, or gone meanwhile), someone else\'s or an u
     async get (id) { return store[id] },
     async delete (id) { deletes.push(id); const had = store[id] !== undefined; delete store[id]; return had ? deleteAnswer : 'gone' }
   }, 5)
-  const web = await service.owner({ name: 'web', method: 'api_key' })
-  const mobile = await service.owner({ name: 'mobile', method: 'api_key' })
+  const web = await service.owner(callerOf('api_key', 'web'))
+  const mobile = await service.owner(callerOf('api_key', 'mobile'))
   const mine = await service.create(web)
   const theirs = await service.create(mobile)
 

@@ -4,10 +4,11 @@
 // ones since start, never beyond MAX_KEY_GENERATIONS; a failed derivation retried.
 import t from 'tap'
 import { createHmac } from 'node:crypto'
+import { callerOf } from '../../src/auth/credentials.js'
 import { rootKey, subKey } from '../../src/lib/derive-key.js'
 import { Secret } from '../../src/lib/secret.js'
 import {
-  MAX_KEY_GENERATIONS, OwnerKeys, TAG_PREFIX, callerIdentity, isServiceTag, ownerTag, tagMatches
+  MAX_KEY_GENERATIONS, OwnerKeys, TAG_PREFIX, isServiceTag, ownerTag, tagMatches
 } from '../../src/brtc/owner-tag.js'
 
 const ACCOUNT = '9900000'
@@ -37,8 +38,8 @@ t.test('same secret, same tag: another replica, or this one after a restart', as
 })
 
 t.test('API-key and JWT callers of the same name never share a tag', async (t) => {
-  t.equal(callerIdentity({ name: 'alice', method: 'api_key' }), 'api_key:alice')
-  t.equal(callerIdentity({ name: 'alice', method: 'jwt' }), 'jwt:alice')
+  t.equal(callerOf('api_key', 'alice').identity, 'api_key:alice')
+  t.equal(callerOf('jwt', 'alice').identity, 'jwt:alice')
   const keys = keysFor(() => new Secret('s'))
   const [apiKey, jwt] = await Promise.all([keys.owner('api_key:alice'), keys.owner('jwt:alice')])
   t.not(apiKey.tag, jwt.tag)
