@@ -1,8 +1,8 @@
 // The service's environment entries that point both of its upstreams at a running provider
 // emulator: each upstream's client id, secret and token URL, and the default upstream; and, when
 // asked (`brtc`), the per-user endpoint tokens mode on the emulator's BRTC Endpoints API. Dev
-// only: `npm run demo` (scripts/demo.ts) and `npm run bench` (bench/fixtures.ts) both wire the
-// service this way, so the wiring is written once.
+// only: `npm run demo`, `npm run bench`, the soak and the end-to-end test wire the service this
+// way, so the wiring is written once.
 import { DEFAULT_BRTC } from './brtc.js'
 import type { UpstreamEmulator } from './upstream-emulator.js'
 import type { Tenant } from './types.js'

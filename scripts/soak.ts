@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import autocannon, { type AutocannonRequest } from 'autocannon'
 import { createUpstreamEmulator } from '../emulator/upstream-emulator.js'
+import { emulatorUpstreamEnv } from '../emulator/service-env.js'
 import { createTestJwks } from '../test/helpers/jwks.js'
 
 interface ServiceStats { rssBytes: number, heapUsedBytes: number, eldP50Ms: number, eldP99Ms: number, eldMaxMs: number }
@@ -133,15 +134,9 @@ async function runDriver (): Promise<number> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     LOG_LEVEL: logLevel,
-    BANDWIDTH_CLIENT_ID: creds.bandwidth.clientId,
-    BANDWIDTH_CLIENT_SECRET: creds.bandwidth.clientSecret,
-    BANDWIDTH_TOKEN_URL: emulator.tokenUrl('bandwidth'),
+    ...emulatorUpstreamEnv(emulator, creds),
     BANDWIDTH_EXPIRY_MARGIN_SECONDS: '10',
-    GLOBAL_WEBRTC_CLIENT_ID: creds.global.clientId,
-    GLOBAL_WEBRTC_CLIENT_SECRET: creds.global.clientSecret,
-    GLOBAL_WEBRTC_TOKEN_URL: emulator.tokenUrl('global'),
     GLOBAL_WEBRTC_EXPIRY_MARGIN_SECONDS: '5',
-    DEFAULT_UPSTREAM: 'global',
     TOKEN_REFRESH_AT: String(REFRESH_AT),
     API_KEYS: `web:${keys.web},mobile:${keys.mobile}`,
     AUTH_JWKS_URL: idp.jwksUrl.href,

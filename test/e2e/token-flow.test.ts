@@ -2,37 +2,26 @@
 // the wire, called with global fetch. Proves the byte-level request the provider sees and the
 // reply a browser app gets. The token managers run on a FakeClock, so the lifetime served is exact.
 import t from 'tap'
-import Fastify from 'fastify'
-import app from '../../src/app.js'
-import { loadConfig } from '../../src/config/load-config.js'
 import { createUpstreamEmulator } from '../../emulator/upstream-emulator.js'
+import { emulatorUpstreamEnv, type EmulatorCredentials } from '../../emulator/service-env.js'
+import { build } from '../helpers/build.js'
 import { FakeClock } from '../helpers/fake-clock.js'
 
 t.test('a caller gets a token fetched from the emulator over HTTP', async (t) => {
-  const emulator = createUpstreamEmulator({
-    tenants: {
-      bandwidth: { clientId: 'hgranger', clientSecret: 'Cr00k$h@nk$' },
-      global: { clientId: 'jdoe', clientSecret: 'correct-horse-battery-staple' }
-    }
-  })
+  const tenants: EmulatorCredentials = {
+    bandwidth: { clientId: 'hgranger', clientSecret: 'Cr00k$h@nk$' },
+    global: { clientId: 'jdoe', clientSecret: 'correct-horse-battery-staple' }
+  }
+  const emulator = createUpstreamEmulator({ tenants })
   await emulator.listen({ host: '127.0.0.1', port: 0 })
   t.teardown(async () => { await emulator.close() })
   const key = 'e2e-key-0123456789abcdef0123456789abcdef'
-  const config = loadConfig({
-    LOG_LEVEL: 'silent',
-    BANDWIDTH_CLIENT_ID: 'hgranger',
-    BANDWIDTH_CLIENT_SECRET: 'Cr00k$h@nk$',
-    BANDWIDTH_TOKEN_URL: emulator.tokenUrl('bandwidth'),
-    GLOBAL_WEBRTC_CLIENT_ID: 'jdoe',
-    GLOBAL_WEBRTC_CLIENT_SECRET: 'correct-horse-battery-staple',
-    GLOBAL_WEBRTC_TOKEN_URL: emulator.tokenUrl('global'),
-    DEFAULT_UPSTREAM: 'global',
-    API_KEYS: `e2e:${key}`
-  })
-  const server = Fastify({ logger: false })
   const clock = new FakeClock()
-  await server.register(app, { config, tokens: { clock } })
-  t.teardown(async () => { await server.close() })
+  // The real fetch, not the fake provider: the wire to the emulator is what is tested.
+  const { app: server } = await build(t, {
+    env: { ...emulatorUpstreamEnv(emulator, tenants), LOG_LEVEL: 'silent', API_KEYS: `e2e:${key}` },
+    tokens: { clock, fetch: globalThis.fetch }
+  })
   const base = await server.listen({ host: '127.0.0.1', port: 0 })
 
   const res = await fetch(`${base}/token/webrtc`, { headers: { 'x-api-key': key } })
