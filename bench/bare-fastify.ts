@@ -4,9 +4,7 @@
 // GET /replay sends a recorded service reply unchanged (headers and body), once the orchestrator
 // has sent one: the cost of the reply's bytes alone, to tell it from the cost of the service's work.
 import Fastify from 'fastify'
-import { statsMessage, type FromChild, type RecordedReply, type ToChild } from './protocol.js'
-
-const send = (message: FromChild): void => { process.send?.(message) }
+import { send, statsMessage, type RecordedReply, type ToChild } from './protocol.js'
 
 const fastify = Fastify({ logger: false })
 fastify.get('/', async () => ({ hello: 'world' }))

@@ -7,9 +7,7 @@
 // message) like bench/service.ts. It refetches the token at 80 % of its lifetime, so a long
 // run never serves an expired one.
 import Fastify from 'fastify'
-import { statsMessage, type FromChild, type ToChild } from './protocol.js'
-
-const send = (message: FromChild): void => { process.send?.(message) }
+import { send, startMessage, statsMessage, type ToChild } from './protocol.js'
 
 /** What the orchestrator sends (bench/fixtures.ts, naiveEnv). */
 interface NaiveEnv { TOKEN_URL: string, CLIENT_ID: string, CLIENT_SECRET: string, SCOPE: string, UPSTREAM: string, API_KEY: string }
@@ -33,20 +31,9 @@ async function fetchToken (env: NaiveEnv): Promise<HeldToken> {
   return { accessToken: body.access_token, tokenType: body.token_type, expiresAtMs, expiresAt: new Date(expiresAtMs).toISOString() }
 }
 
-function waitForStart (): Promise<NaiveEnv> {
-  return new Promise((resolve) => {
-    const onMessage = (message: ToChild): void => {
-      if (message.type !== 'start') return
-      process.off('message', onMessage)
-      resolve(message.env as unknown as NaiveEnv)
-    }
-    process.on('message', onMessage)
-  })
-}
-
 process.on('disconnect', () => process.exit(0))
 
-const env = await waitForStart()
+const env = (await startMessage()).env as unknown as NaiveEnv
 let token: HeldToken
 try {
   token = await fetchToken(env)

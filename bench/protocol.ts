@@ -38,3 +38,20 @@ export function statsMessage (received: number): FromChild {
   const { user, system } = process.cpuUsage()
   return { type: 'stats', rssBytes: rss, heapUsedBytes: heapUsed, cpuUs: user + system, received }
 }
+
+/** Sends a message to the orchestrator (server processes only). */
+export function send (message: FromChild): void {
+  process.send?.(message)
+}
+
+/** Resolves with the orchestrator's `start` message (server processes only). */
+export async function startMessage (): Promise<Extract<ToChild, { type: 'start' }>> {
+  return await new Promise((resolve) => {
+    const onMessage = (message: ToChild): void => {
+      if (message.type !== 'start') return
+      process.off('message', onMessage)
+      resolve(message)
+    }
+    process.on('message', onMessage)
+  })
+}

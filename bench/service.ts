@@ -7,24 +7,11 @@ import Fastify from 'fastify'
 import app from '../src/app.js'
 import { loadConfig } from '../src/config/load-config.js'
 import { serverOptions, stdoutLogDestination } from '../src/server-options.js'
-import { statsMessage, type FromChild, type ToChild } from './protocol.js'
-
-const send = (message: FromChild): void => { process.send?.(message) }
-
-function waitForStart (): Promise<Extract<ToChild, { type: 'start' }>> {
-  return new Promise((resolve) => {
-    const onMessage = (message: ToChild): void => {
-      if (message.type !== 'start') return
-      process.off('message', onMessage)
-      resolve(message)
-    }
-    process.on('message', onMessage)
-  })
-}
+import { send, startMessage, statsMessage, type ToChild } from './protocol.js'
 
 process.on('disconnect', () => process.exit(0))
 
-const start = await waitForStart()
+const start = await startMessage()
 try {
   const config = loadConfig(start.env)
   // Logged as production logs: src/server.ts's batched stdout destination.

@@ -11,12 +11,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { get } from 'node:http'
-import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { freePort } from '../test/helpers/net.js'
 import type { Fixtures } from './fixtures.js'
 import { median } from './load.js'
 import { log, round1 } from './output.js'
@@ -59,15 +59,6 @@ function variants ({ credentials, emulator, apiKey }: Fixtures): Variant[] {
     // The same service unbundled (tsc's output): for information, no target.
     { name: 'service-unbundled', command: 'node dist/server.js', args: [UNBUNDLED], env }
   ]
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  server.close()
-  await once(server, 'close')
-  return port
 }
 
 /** The status of one GET /healthz on a fresh connection (rejects if nothing listens yet). */

@@ -173,6 +173,8 @@ export function serverOptions (config: Config, stream?: pino.DestinationStream):
     maxRequestsPerSocket: 0,
     // While closing, requests still get the service's own replies (a 503 in the contract's shape).
     return503OnClosing: false,
+    // Both answer through the error-handler plugin's decorators (src/plugins/error-handler.ts):
+    // these options are for an instance the app is registered on.
     frameworkErrors (err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
       request.server.replyMalformed(err, request, reply)
     },

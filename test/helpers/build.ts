@@ -34,6 +34,8 @@ export interface BuildOptions {
   redis?: AppOptions['redis']
   /** Per-user endpoint tokens (BRTC_* in `env`): the Endpoints API's fetch; the clock defaults to `tokens.clock`. */
   brtc?: AppOptions['brtc']
+  /** The built browser client to serve at /client/token-client.js. */
+  client?: AppOptions['client']
   /** The `*_FILE` reload's clock and settle time (it is always on, with the test's env, as in production). */
   reload?: { clock?: NonNullable<AppOptions['reload']>['clock'], settleMs?: number }
   /** Skip `ready()`, to test startup itself. */
@@ -66,7 +68,8 @@ export async function build (t: Test, opts: BuildOptions = {}): Promise<Built> {
     reload: { env, ...opts.reload },
     ...(opts.auth !== undefined && { auth: opts.auth }),
     ...(opts.redis !== undefined && { redis: opts.redis }),
-    ...(opts.brtc !== undefined && { brtc: opts.brtc })
+    ...(opts.brtc !== undefined && { brtc: opts.brtc }),
+    ...(opts.client !== undefined && { client: opts.client })
   })
   t.teardown(async () => { await fastify.close() })
   if (opts.noReady !== true) await fastify.ready()

@@ -2,17 +2,13 @@
 // caching, 304 on If-None-Match, open to every origin (public code) while /token/webrtc keeps
 // its exact-origin CORS; 404 and a startup warning when the client is not built.
 import t, { type Test } from 'tap'
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import app from '../../src/app.js'
-import { loadConfig } from '../../src/config/load-config.js'
-import { serverOptions } from '../../src/server-options.js'
 import { CLIENT_CACHE_CONTROL, DEFAULT_CLIENT_FILE, etagMatches } from '../../src/routes/client.js'
 import { compileClient, compileClientSource } from '../../scripts/build-client.js'
 import { BASE_ENV, build } from '../helpers/build.js'
-import { fakeProvider } from '../helpers/fake-provider.js'
 import { exchange } from '../helpers/net.js'
 import { parsedLogs } from '../helpers/output.js'
 
@@ -21,12 +17,7 @@ const ETAG = `"${createHash('sha256').update(SOURCE).digest('base64url')}"`
 const PATH = '/client/token-client.js'
 
 async function withClient (t: Test, file: string | URL, env: Record<string, string> = {}): Promise<FastifyInstance> {
-  const config = loadConfig({ ...BASE_ENV, ...env })
-  const fastify = Fastify({ ...serverOptions(config), logger: false })
-  t.teardown(async () => { await fastify.close() })
-  await fastify.register(app, { config, tokens: { fetch: fakeProvider().fetch }, client: { file } })
-  await fastify.ready()
-  return fastify
+  return (await build(t, { env: { LOG_LEVEL: 'silent', ...env }, client: { file } })).app
 }
 
 const fixture = (t: Test): string => join(t.testdir({ 'token-client.js': SOURCE }), 'token-client.js')
