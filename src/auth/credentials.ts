@@ -7,7 +7,10 @@ export interface Caller {
   /** Safe to log. */
   readonly name: string
   readonly method: 'api_key' | 'jwt'
-  /** `<method>:<name>`, so API-key and JWT callers never share one: what the per-caller rate limit counts and endpoint tags are computed from. */
+  /**
+   * `<method>:<name>`, so API-key and JWT callers never share one: what the per-caller rate
+   * limit counts and endpoint tags are computed from.
+   */
   readonly identity: string
 }
 

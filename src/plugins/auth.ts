@@ -5,7 +5,8 @@
 // refusals first; an address out of budget is refused before its API key is checked or a cached
 // JWT accepted (a right guess then looks like a wrong one), and before any signature check or
 // JWKS fetch; each failure is counted against the address; an authenticated caller is counted
-// against its own budget. `request.caller` carries who it was; `request.authFailure` why not, log-safe.
+// against its own budget. `request.caller` carries who it was; `request.authFailure` why not,
+// log-safe.
 import fp from 'fastify-plugin'
 import type { FastifyRequest } from 'fastify'
 import type { FetchImplementation, JWTVerifyGetKey } from 'jose'
