@@ -33,8 +33,14 @@ closeWithGrace({
   delay: SHUTDOWN_BUDGET_MS,
   // SIGHUP reloads (below); it is not a stop signal here.
   skip: ['SIGHUP'],
-  // close-with-grace's own lines are fixed texts ('second SIGTERM, exiting', a timeout).
-  logger: { error: (message: unknown) => { fastify.log.error({ detail: String(message) }, 'shutdown') } },
+  // close-with-grace logs fixed texts ('second SIGTERM, exiting', a timeout), and the error of a
+  // shutdown that failed, which goes through the `err` serializer: never its message.
+  logger: {
+    error: (message: unknown) => {
+      if (message instanceof Error) fastify.log.error({ err: message }, 'shutdown failed')
+      else fastify.log.error({ detail: String(message) }, 'shutdown')
+    }
+  },
   // An error: through the `err` serializer, which never logs its message.
   onSecondError: (err: unknown) => { fastify.log.error({ err }, 'second error during shutdown, exiting') }
 }, async function shutdown ({ signal, err }) {
