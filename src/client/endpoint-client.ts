@@ -12,7 +12,7 @@
 // its own: creating is the app's decision; errors say when a retry may succeed (`retryAfterMs`).
 // Bundled into the served /client/token-client.js module (re-exported by token-client.ts).
 import { isRecord } from '../lib/values.js'
-import { browserBasics, lostProblem, problemOf, send, type BrowserBasics, type ServiceProblem } from './service-reply.js'
+import { browserBasics, lostProblem, problemOf, send, timeoutOption, type BrowserBasics, type ServiceProblem } from './service-reply.js'
 
 /** A created endpoint as POST /endpoints/webrtc returns it. Frozen. */
 export interface EndpointToken {
@@ -100,7 +100,7 @@ export interface EndpointClientOptions {
   headers: () => EndpointClientHeaders | Promise<EndpointClientHeaders>
   /** Delete this page's endpoints on `pagehide` (default true). */
   releaseOnPageHide?: boolean
-  /** Per request. Default 10 000. */
+  /** Per request, headers() included: a positive number of ms, at most 2^31-1. Default 10 000. */
   timeoutMs?: number
   /** Test seams; the defaults are the browser's. */
   env?: Partial<EndpointClientEnv>
@@ -113,8 +113,9 @@ export interface EndpointClient {
   list: () => Promise<EndpointSummary[]>
   /**
    * Deletes one endpoint of the caller, or, without an id, every endpoint this client created and
-   * has not released yet (on sign-out). A 404 counts as released. Rejects with the first failure;
-   * what failed stays held, so a later release (or pagehide) tries again.
+   * has not released yet (on sign-out), once the creates still in flight have their answers. The
+   * service's 404 counts as released. Rejects with the first failure; what failed stays held, so
+   * a later release (or pagehide) tries again.
    */
   release: (endpointId?: string) => Promise<void>
   /** The endpoint ids this client created and has not released. */
@@ -160,9 +161,11 @@ export function createEndpointClient (options: EndpointClientOptions): EndpointC
   const env: EndpointClientEnv = { ...browserEnv(), ...options.env }
   const base = new URL(String(options.url), env.baseUrl)
   const collection = base.href
-  const timeoutMs = options.timeoutMs ?? DEFAULT_ENDPOINT_TIMEOUT_MS
+  const timeoutMs = timeoutOption(options.timeoutMs, DEFAULT_ENDPOINT_TIMEOUT_MS, 'createEndpointClient')
   /** Endpoint ids created here and not released. */
   const held = new Set<string>()
+  /** Creates not answered yet: release() waits for them, so what they create is released too. */
+  const creating = new Set<Promise<unknown>>()
   /** The last headers a request was sent with, for pagehide, which cannot wait for an async headers(). */
   let lastHeaders: EndpointClientHeaders | undefined
   let stopped = false
@@ -179,8 +182,9 @@ export function createEndpointClient (options: EndpointClientOptions): EndpointC
 
   /**
    * One request: the status and parsed JSON body of an answer with the expected status (a
-   * DELETE's 404 included: the endpoint is no longer there for this caller), else rejects with
-   * an EndpointClientError. The timeout covers headers(), the answer and its body.
+   * DELETE's 404 from the service included, `NOT_FOUND`: the endpoint is no longer there for this
+   * caller; a proxy's 404 is not that), else rejects with an EndpointClientError. The timeout
+   * covers headers(), the answer and its body.
    */
   async function request (method: 'GET' | 'POST' | 'DELETE', url: string, expected: number): Promise<{ status: number, body: unknown }> {
     if (stopped) throw new EndpointClientError('STOPPED', 'the endpoint client was stopped')
@@ -192,7 +196,11 @@ export function createEndpointClient (options: EndpointClientOptions): EndpointC
       const { response } = sent
       lastHeaders = sent.headers
       const { status } = response
-      if (status !== expected && !(method === 'DELETE' && status === 404)) throw errorOf(await problemOf(response, env.now()))
+      if (status !== expected) {
+        const problem = await problemOf(response, env.now())
+        if (!(method === 'DELETE' && status === 404 && problem.serviceCode === 'NOT_FOUND')) throw errorOf(problem)
+        return { status, body: undefined }
+      }
       if (method === 'DELETE') {
         await response.body?.cancel().catch(() => {})
         return { status, body: undefined }
@@ -208,10 +216,18 @@ export function createEndpointClient (options: EndpointClientOptions): EndpointC
     }
   }
 
-  /** Deletes one endpoint; 204 and 404 both mean it is no longer there for this caller. */
+  /** Deletes one endpoint; 204 and the service's 404 both mean it is no longer there for this caller. */
   async function releaseOne (endpointId: string): Promise<void> {
     await request('DELETE', endpointUrl(endpointId), 204)
     held.delete(endpointId)
+  }
+
+  async function createOne (): Promise<EndpointToken> {
+    const { status, body } = await request('POST', collection, 201)
+    const endpoint = parseEndpointToken(body)
+    if (endpoint === undefined) throw new EndpointClientError('BAD_RESPONSE', 'the answer is not an endpoint token', { status })
+    held.add(endpoint.endpoint_id)
+    return endpoint
   }
 
   /** The page is going away: fire the deletes, unawaited, with keepalive so they outlive it. */
@@ -240,11 +256,13 @@ export function createEndpointClient (options: EndpointClientOptions): EndpointC
 
   return {
     async create () {
-      const { status, body } = await request('POST', collection, 201)
-      const endpoint = parseEndpointToken(body)
-      if (endpoint === undefined) throw new EndpointClientError('BAD_RESPONSE', 'the answer is not an endpoint token', { status })
-      held.add(endpoint.endpoint_id)
-      return endpoint
+      const creation = createOne()
+      creating.add(creation)
+      try {
+        return await creation
+      } finally {
+        creating.delete(creation)
+      }
     },
     async list () {
       const { status, body } = await request('GET', collection, 200)
@@ -257,6 +275,7 @@ export function createEndpointClient (options: EndpointClientOptions): EndpointC
         await releaseOne(endpointId)
         return
       }
+      await Promise.allSettled([...creating])
       const results = await Promise.allSettled([...held].map(async (id) => { await releaseOne(id) }))
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
       if (failed !== undefined) throw failed.reason

@@ -4,15 +4,18 @@
 // machine-readable `code` is read, never the body itself, so nothing the service or a proxy put in
 // a body can reach an error message, the console or the app's logs.
 import { parseRetryAfter } from '../lib/retry-after.js'
+import { MAX_TIMER_MS } from '../lib/values.js'
 
 /** The service's `Retry-After` is honoured up to this, so one bad header cannot park the app for days. */
 export const RETRY_AFTER_CAP_MS = 600_000
 
-/** What both clients take from the browser: fetch, the wall clock, timers and the page's location. */
+/** What both clients take from the browser: fetch, the clocks, timers and the page's location. */
 export interface BrowserBasics {
   fetch: (url: string, init: RequestInit) => Promise<Response>
   /** Wall clock, ms since the epoch. */
   now: () => number
+  /** A clock that never steps (performance.now()), ms; it may stand still while the device sleeps. */
+  monotonic: () => number
   setTimeout: (callback: () => void, ms: number) => unknown
   clearTimeout: (handle: unknown) => void
   /** Base for a relative `url` (the page's location). */
@@ -26,6 +29,7 @@ export function browserBasics (): BrowserBasics {
     // Wrapped: fetch and the timers throw "Illegal invocation" when called as methods of another object.
     fetch: async (url, init) => await globalThis.fetch(url, init),
     now: () => Date.now(),
+    monotonic: () => performance.now(),
     setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
     clearTimeout: (handle) => { globalThis.clearTimeout(handle as ReturnType<typeof globalThis.setTimeout>) },
     baseUrl: g.location?.href
@@ -59,6 +63,16 @@ export interface ServiceRequest {
   timeoutMs: number
 }
 
+/**
+ * The `timeoutMs` option: the default when absent; a positive number of ms, capped at what a
+ * timer can wait (Infinity is the longest wait there is, not an instant timeout).
+ */
+export function timeoutOption (value: unknown, fallback: number, name: string): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !(value > 0)) throw new TypeError(`${name}: options.timeoutMs must be a positive number of milliseconds`)
+  return Math.min(value, MAX_TIMER_MS)
+}
+
 /** TIMEOUT when `signal` was aborted (the caller's time ran out), else NETWORK. */
 export function lostProblem (signal: AbortSignal, timeoutMs: number): ServiceProblem {
   return signal.aborted
@@ -66,15 +80,27 @@ export function lostProblem (signal: AbortSignal, timeoutMs: number): ServicePro
     : { code: 'NETWORK', message: 'the request to the token service failed (network, or refused by CORS)' }
 }
 
+const ABORTED = Symbol('aborted')
+
 /** The service's answer, with the headers it was sent with; or why there was none. */
 export async function send (r: ServiceRequest): Promise<{ response: Response, headers: ServiceHeaders } | ServiceProblem> {
-  let headers: ServiceHeaders
+  if (r.signal.aborted) return lostProblem(r.signal, r.timeoutMs)
+  let headers: ServiceHeaders | typeof ABORTED
+  // The timeout (and stop()) covers headers() too: an identity provider's call that never
+  // settles must not hold the client.
+  let onAbort = (): void => {}
+  const aborted = new Promise<typeof ABORTED>((resolve) => {
+    onAbort = () => { resolve(ABORTED) }
+    r.signal.addEventListener('abort', onAbort, { once: true })
+  })
   try {
-    headers = await r.headers()
+    headers = await Promise.race([aborted, (async () => await r.headers())()])
   } catch (cause) {
     return { code: 'HEADERS', message: 'options.headers() failed', cause }
+  } finally {
+    r.signal.removeEventListener('abort', onAbort)
   }
-  if (r.signal.aborted) return lostProblem(r.signal, r.timeoutMs)
+  if (headers === ABORTED || r.signal.aborted) return lostProblem(r.signal, r.timeoutMs)
   try {
     // (`cache` is typed separately: Node's RequestInit lacks it, and Node's tests load this file.)
     const init: RequestInit & { cache: 'no-store' } = { method: r.method, headers, cache: 'no-store', credentials: 'omit', redirect: 'error', signal: r.signal }
@@ -102,6 +128,8 @@ export async function problemOf (response: Response, now: number): Promise<Servi
   const message = `token service answered ${status}${serviceCode === undefined ? '' : ` (${serviceCode})`}`
   const problem = (code: ServiceProblemCode): ServiceProblem => ({ code, message, status, serviceCode })
   if (status === 401) return problem('UNAUTHORIZED')
+  // The service (or a proxy) gave up waiting for the request: a retry may well succeed.
+  if (status === 408) return problem('TIMEOUT')
   if (status === 429 || status === 503) {
     const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), now, RETRY_AFTER_CAP_MS)
     return { ...problem(status === 429 ? 'RATE_LIMITED' : 'UNAVAILABLE'), retryAfterMs }

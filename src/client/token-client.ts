@@ -4,7 +4,7 @@
 // DOM types (tsconfig.client.json), published as the package's `./client` export and served at
 // GET /client/token-client.js.
 //
-// The fetch, clock, timers, randomness and the document/window event sources are injectable
+// The fetch, clocks, timers, randomness and the document/window event sources are injectable
 // (`env`), so the scheduling logic is unit-tested in Node with a fake clock. The access token
 // travels only from the response body to `get()` and `onToken`: never into a URL, storage, the
 // console or an error (errors carry statuses and codes, never a response body).
@@ -12,7 +12,7 @@
 // The module also offers the per-user endpoint client (endpoint-client.ts), re-exported below.
 import { parseRetryAfter as parseRetryAfterHeader } from '../lib/retry-after.js'
 import { clampUnit, MAX_TIMER_MS, noop } from '../lib/values.js'
-import { browserBasics, lostProblem, problemOf, RETRY_AFTER_CAP_MS, send, type BrowserBasics, type ServiceProblem } from './service-reply.js'
+import { browserBasics, lostProblem, problemOf, RETRY_AFTER_CAP_MS, send, timeoutOption, type BrowserBasics, type ServiceProblem } from './service-reply.js'
 
 // Both clients honour the service's `Retry-After` up to this (10 minutes).
 export { RETRY_AFTER_CAP_MS } from './service-reply.js'
@@ -42,7 +42,10 @@ export interface Token {
 export type TokenClientHeaders = NonNullable<RequestInit['headers']>
 
 export type TokenClientErrorCode =
-  /** 401: the caller's credentials were refused. Refreshing stops; re-authenticate, then call get(). */
+  /**
+   * 401: the caller's credentials were refused. Refreshing stops; re-authenticate, then call
+   * get() (for 1 s after the refusal, get() rejects with it again without asking).
+   */
   | 'UNAUTHORIZED'
   /** Another 4xx (e.g. an unknown upstream): a configuration error. Refreshing stops. */
   | 'REJECTED'
@@ -56,7 +59,7 @@ export type TokenClientErrorCode =
   | 'BAD_RESPONSE'
   /** The request failed (offline, refused by CORS, DNS): retried with backoff and when back online. */
   | 'NETWORK'
-  /** No answer within `timeoutMs`: retried with backoff. */
+  /** No answer within `timeoutMs`, a 408, or a token that expired on its way: retried with backoff. */
   | 'TIMEOUT'
   /** `options.headers()` threw or rejected (see `cause`): retried with backoff. */
   | 'HEADERS'
@@ -115,11 +118,11 @@ export interface TokenClientOptions {
   upstream?: string
   /** The caller's credentials, asked for before every request (e.g. a fresh IdP access token). */
   headers: () => TokenClientHeaders | Promise<TokenClientHeaders>
-  /** Called with every new token, including the first. */
+  /** Called with every new token, including the first (a refresh that brings the same one back is not new). */
   onToken: (token: Token) => void
   /** Called with every failed request, and whether and when the client retries. */
   onError?: (error: TokenClientError) => void
-  /** Per request. Default 10 000. */
+  /** Per request, headers() included: a positive number of ms, at most 2^31-1. Default 10 000. */
   timeoutMs?: number
   /** Test seams; the defaults are the browser's. */
   env?: Partial<TokenClientEnv>
@@ -144,6 +147,8 @@ export const MIN_REFRESH_DELAY_MS = 1000
 export const DEFAULT_TIMEOUT_MS = 10_000
 export const BACKOFF_BASE_MS = 1000
 export const BACKOFF_CAP_MS = 30_000
+/** The longest lifetime a token answer may claim (the service never holds a longer one). */
+export const MAX_EXPIRES_IN_SECONDS = 86_400
 
 interface BrowserGlobals {
   document?: VisibilityTarget
@@ -168,6 +173,9 @@ function browserEnv (): TokenClientEnv {
 /** A failed attempt, before the retry decision turns it into a TokenClientError. */
 type Problem = ServiceProblem
 
+/** An instant on the wall clock and on the monotonic one. */
+interface Mark { wall: number, monotonic: number }
+
 /** `Retry-After` (delta-seconds or HTTP-date) in ms from `now`, capped; undefined when absent or invalid. */
 export function parseRetryAfter (value: string | null, now: number): number | undefined {
   return parseRetryAfterHeader(value, now, RETRY_AFTER_CAP_MS)
@@ -180,7 +188,7 @@ export function parseToken (body: unknown): Token | undefined {
   const { access_token: accessToken, token_type: tokenType, expires_in: expiresIn, expires_at: expiresAt, upstream } = b
   if (typeof accessToken !== 'string' || accessToken === '') return undefined
   if (typeof tokenType !== 'string' || tokenType.toLowerCase() !== 'bearer') return undefined
-  if (typeof expiresIn !== 'number' || !Number.isFinite(expiresIn) || expiresIn <= 0) return undefined
+  if (typeof expiresIn !== 'number' || !(expiresIn > 0 && expiresIn <= MAX_EXPIRES_IN_SECONDS)) return undefined
   if (typeof expiresAt !== 'string' || typeof upstream !== 'string') return undefined
   return Object.freeze({ access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn, expires_at: expiresAt, upstream })
 }
@@ -199,17 +207,25 @@ export function createTokenClient (options: TokenClientOptions): TokenClient {
   }
   const env: TokenClientEnv = { ...browserEnv(), ...options.env }
   const target = requestUrl(options.url, options.upstream, env.baseUrl)
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  const timeoutMs = timeoutOption(options.timeoutMs, DEFAULT_TIMEOUT_MS, 'createTokenClient')
 
-  // All instants are wall-clock ms (env.now), so a check after a throttled or suspended timer
-  // (background tab, sleeping laptop) sees how much time really passed.
+  // Every wait is counted from a mark on both clocks, and is over when either says so: the wall
+  // clock sees the time a sleeping device or a throttled timer missed (the monotonic clock may
+  // stand still), the monotonic clock the time a wall clock set back would hide.
+  const mark = (): Mark => ({ wall: env.now(), monotonic: env.monotonic() })
+  const since = (from: Mark): number => Math.max(env.now() - from.wall, env.monotonic() - from.monotonic)
   let token: Token | undefined
-  /** When `token` must no longer be used. */
-  let deadline = 0
-  /** When to fetch the next token. */
-  let refreshAt = 0
-  /** After a failure: no request before `until`. A server's Retry-After outlasts coming back online. */
-  let backoff: { until: number, problem: Problem, fromServer: boolean } | undefined
+  /** Just before the request that brought `token`: its lifetime and refresh are counted from here. */
+  let tokenFrom: Mark = { wall: 0, monotonic: 0 }
+  /** After this long, `token` must no longer be used. */
+  let lifetimeMs = 0
+  /** After this long, fetch the next token. */
+  let refreshInMs = 0
+  /**
+   * After a failure: no request for `waitMs` from `from`. A server's Retry-After outlasts coming
+   * back online; after a 401 or another 4xx the client does not retry on its own (`retries` false).
+   */
+  let backoff: { from: Mark, waitMs: number, problem: Problem, retries: boolean } | undefined
   let failures = 0
   /** Refreshing on its own: from the first get() until a 401/4xx or stop(). */
   let running = false
@@ -232,27 +248,36 @@ export function createTokenClient (options: TokenClientOptions): TokenClient {
     armed = false
   }
 
-  /** One timer at a time, capped, because longer delays would fire at once. */
-  function arm (at: number): void {
+  /**
+   * One timer at a time, capped, because longer delays would fire at once; in whole ms, so a wait
+   * a fraction of a ms short of its end is a 1 ms timer, not a loop of 0 ms ones.
+   */
+  function arm (delayMs: number): void {
     disarm()
     armed = true
     timer = env.setTimeout(() => {
       armed = false
       check()
-    }, Math.min(Math.max(at - env.now(), 0), MAX_TIMER_MS))
+    }, Math.min(Math.max(Math.ceil(delayMs), 0), MAX_TIMER_MS))
+  }
+
+  /** Ms left of the backoff, or 0 when there is none. */
+  function backoffLeft (): number {
+    return backoff === undefined ? 0 : Math.max(backoff.waitMs - since(backoff.from), 0)
   }
 
   /** The timer, a visible tab and coming online all land here: fetch if due, else wait again. */
   function check (): void {
     if (!running || inflight !== undefined) return
-    const now = env.now()
-    if (backoff !== undefined && now < backoff.until) return arm(backoff.until)
-    if (token === undefined || now >= refreshAt) {
+    const waitMs = backoffLeft()
+    if (waitMs > 0) return arm(waitMs)
+    const age = since(tokenFrom)
+    if (token === undefined || age >= refreshInMs) {
       // A failure is reported through onError and schedules its own retry.
       refresh().catch(noop)
       return
     }
-    arm(refreshAt)
+    arm(refreshInMs - age)
   }
 
   function refresh (): Promise<Token> {
@@ -263,7 +288,7 @@ export function createTokenClient (options: TokenClientOptions): TokenClient {
   async function attempt (): Promise<Token> {
     disarm()
     // Counted from before the request, like the service's own expiry: never too late.
-    const startedAt = env.now()
+    const startedAt = mark()
     const abort = new AbortController()
     controller = abort
     const timeout = env.setTimeout(() => { abort.abort() }, timeoutMs)
@@ -275,8 +300,9 @@ export function createTokenClient (options: TokenClientOptions): TokenClient {
       controller = undefined
     }
     if (stopped) throw new TokenClientError('STOPPED', 'the token client was stopped')
-    if ('access_token' in outcome) return succeed(outcome, startedAt)
-    throw fail(outcome)
+    const result = 'access_token' in outcome ? succeed(outcome, startedAt) : outcome
+    if ('access_token' in result) return result
+    throw fail(result)
   }
 
   async function request (signal: AbortSignal): Promise<Token | Problem> {
@@ -293,35 +319,43 @@ export function createTokenClient (options: TokenClientOptions): TokenClient {
     return parseToken(body) ?? { code: 'BAD_RESPONSE', message: 'the token response is not a token', status: 200 }
   }
 
-  function succeed (fresh: Token, startedAt: number): Token {
+  function succeed (fresh: Token, startedAt: Mark): Token | Problem {
+    // The lifetime is counted on this device from `expires_in`, not from `expires_at`, so a skewed
+    // device clock can neither cause a refetch loop nor overuse a token.
+    const lifetime = fresh.expires_in * 1000
+    const age = since(startedAt)
+    if (age >= lifetime) return { code: 'TIMEOUT', message: 'the token expired before its answer arrived', status: 200 }
+    const changed = fresh.access_token !== token?.access_token
     token = fresh
+    tokenFrom = startedAt
+    lifetimeMs = lifetime
     failures = 0
     backoff = undefined
-    // The deadline is the instant `expires_at` names, counted on this device's clock from
-    // `expires_in`, so a skewed device clock can neither cause a refetch loop nor overuse a token.
-    const lifetimeMs = fresh.expires_in * 1000
-    deadline = startedAt + lifetimeMs
     const fraction = REFRESH_AT + REFRESH_JITTER * (2 * clampUnit(env.random()) - 1)
-    refreshAt = Math.max(startedAt + lifetimeMs * fraction, env.now() + MIN_REFRESH_DELAY_MS)
-    arm(refreshAt)
-    safely(() => { options.onToken(fresh) })
+    refreshInMs = Math.round(Math.max(lifetime * fraction, age + MIN_REFRESH_DELAY_MS))
+    arm(refreshInMs - age)
+    // The service answers with the token it holds until its own refresh: only a new one is news.
+    if (changed) safely(() => { options.onToken(fresh) })
     return fresh
   }
 
   function fail (problem: Problem): TokenClientError {
     let retryInMs: number | undefined
     if (problem.code === 'UNAUTHORIZED' || problem.code === 'REJECTED') {
-      // Retrying cannot help: the app must re-authenticate (or fix its configuration).
+      // Retrying cannot help: the app must re-authenticate (or fix its configuration). For a
+      // moment get() answers with this refusal, so an app that signs in again on every error
+      // cannot drive requests faster than that.
       running = false
       disarm()
+      backoff = { from: mark(), waitMs: MIN_REFRESH_DELAY_MS, problem, retries: false }
     } else {
       failures++
       const exponent = Math.min(failures - 1, 10)
       const delay = Math.min(BACKOFF_BASE_MS * 2 ** exponent, BACKOFF_CAP_MS) * (0.8 + 0.4 * clampUnit(env.random()))
       // Retry-After is a floor; the jitter on top keeps many clients from retrying in lockstep.
       retryInMs = Math.round(Math.max(delay, (problem.retryAfterMs ?? 0) * (1 + 0.2 * clampUnit(env.random()))))
-      backoff = { until: env.now() + retryInMs, problem, fromServer: problem.retryAfterMs !== undefined }
-      arm(backoff.until)
+      backoff = { from: mark(), waitMs: retryInMs, problem, retries: true }
+      arm(retryInMs)
     }
     const error = new TokenClientError(problem.code, problem.message, { ...problem, retryInMs })
     const onError = options.onError
@@ -333,8 +367,8 @@ export function createTokenClient (options: TokenClientOptions): TokenClient {
     if (env.document?.visibilityState === 'visible') check()
   }
   const onOnline = (): void => {
-    // Back online: a network backoff is moot, a server's Retry-After still stands.
-    if (backoff?.fromServer === false) backoff = undefined
+    // Back online: a network failure's backoff is moot; any other still stands.
+    if (backoff?.problem.code === 'NETWORK') backoff = undefined
     check()
   }
   env.document?.addEventListener('visibilitychange', onVisibility)
@@ -344,16 +378,16 @@ export function createTokenClient (options: TokenClientOptions): TokenClient {
     async get () {
       if (stopped) throw new TokenClientError('STOPPED', 'the token client was stopped')
       running = true
-      const now = env.now()
-      if (token !== undefined && now < deadline) {
+      if (token !== undefined && since(tokenFrom) < lifetimeMs) {
         check()
         return token
       }
       if (inflight !== undefined) return await inflight
-      if (backoff !== undefined && now < backoff.until) {
+      const waitMs = backoffLeft()
+      if (backoff !== undefined && waitMs > 0) {
         // Inside a backoff: no request, the same failure with the time left.
-        const { problem } = backoff
-        throw new TokenClientError(problem.code, problem.message, { ...problem, retryInMs: backoff.until - now })
+        const { problem, retries } = backoff
+        throw new TokenClientError(problem.code, problem.message, { ...problem, retryInMs: retries ? waitMs : undefined })
       }
       return await refresh()
     },

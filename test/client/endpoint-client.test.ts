@@ -1,8 +1,9 @@
 // The browser endpoint client (src/client/endpoint-client.ts) in Node with a fake fetch and a fake
 // clock: create/list/release with credentials in headers only; every failure as an
 // EndpointClientError with its status, service code and Retry-After, never a body; release of
-// one or of every held endpoint (a 404 counts as released); pagehide sends keepalive deletes with
-// the headers at hand; stop(); and the token never reaching an error, the console or storage.
+// one or of every held endpoint (the service's 404 counts as released), after any create in
+// flight; pagehide sends keepalive deletes with the headers at hand; stop(); and the token never
+// reaching an error, the console or storage.
 // It is served in the same module as the token client. test/browser/ runs it in Chromium.
 import t, { type Test } from 'tap'
 import { once } from 'node:events'
@@ -89,6 +90,35 @@ t.test('a failed release keeps the endpoint held, so a later one (or pagehide) t
   const err = await rejection(client.release())
   t.match(err, { code: 'UNAVAILABLE', status: 503, serviceCode: 'UPSTREAM_UNAVAILABLE', retryAfterMs: 5000 })
   t.same(client.held(), ['e-00000001-aa'])
+})
+
+t.test('a 404 that is not the service\'s NOT_FOUND (a proxy\'s page) is a failure: the endpoint stays held', async (t) => {
+  const { client, setResponder } = setup(t)
+  await client.create()
+  setResponder(() => new Response('<html>Not Found</html>', { status: 404, headers: { 'content-type': 'text/html' } }))
+  t.match(await rejection(client.release()), { code: 'REJECTED', status: 404, serviceCode: undefined })
+  t.same(client.held(), ['e-00000001-aa'], 'a later release tries again')
+})
+
+t.test('release() waits for a create in flight, and releases what it made', async (t) => {
+  const answer = deferred<Response>()
+  const { client, calls } = setup(t, { respond: async (call) => call.init.method === 'DELETE' ? new Response(null, { status: 204 }) : await answer.promise })
+  const creating = client.create()
+  await settle()
+  const releasing = client.release()
+  await settle()
+  t.equal(calls.length, 1, 'nothing deleted before the create is answered')
+  answer.resolve(created(1))
+  await creating
+  await releasing
+  t.same(calls.map((c) => c.init.method), ['POST', 'DELETE'])
+  t.same(client.held(), [], 'released: a sign-out leaves nothing behind')
+})
+
+t.test('timeoutMs must be a positive number', async (t) => {
+  for (const timeoutMs of [0, -5, Number.NaN]) {
+    t.throws(() => createEndpointClient({ url: BASE, headers: () => ({}), timeoutMs }), TypeError, String(timeoutMs))
+  }
 })
 
 t.test('every status becomes its code, with the service code and Retry-After; never the body', async (t) => {

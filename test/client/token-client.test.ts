@@ -1,6 +1,7 @@
 // The browser token client's logic, in Node with a fake clock and a fake fetch: one request for
-// concurrent get() calls, refresh at ~80 % of expires_in with jitter, capped timers, checks on
-// visibilitychange/online against the wall clock, Retry-After and backoff, 401 stops, stop(),
+// concurrent get() calls, refresh at ~80 % of expires_in with jitter, checks on
+// visibilitychange/online, waits counted on the wall and the monotonic clock (a clock set back),
+// Retry-After and backoff, 401 stops (with a 1 s floor), timeouts that cover headers(), stop(),
 // and nothing of the token outside get()/onToken. test/browser/ runs the same code in Chromium.
 import t, { type Test } from 'tap'
 import { once } from 'node:events'
@@ -120,21 +121,11 @@ t.test('the refresh is never sooner than 1 s after an answer, however short the 
   t.equal(clock.nextTimerIn(), 1000)
 })
 
-t.test('timer delays are capped at 2^31-1 ms; an early wake-up waits again', async (t) => {
-  const delays: number[] = []
-  const { client, calls, clock } = setup(t, {
-    respond: (_c, n) => Response.json(tokenBody(clock, n, 10_000_000)),
-    env: { setTimeout: (fn, ms) => { delays.push(ms); return clock.setTimer(fn, ms) } }
-  })
-  await client.get()
-  const refreshIn = 10_000_000 * 1000 * 0.8
-  t.ok(delays.every((d) => d <= MAX_TIMER_MS), 'no delay above 2^31-1')
-  t.equal(clock.nextTimerIn(), MAX_TIMER_MS)
-  await clock.advanceAsync(MAX_TIMER_MS)
-  t.equal(calls.length, 1, 'woke up early: no request')
-  t.equal(clock.nextTimerIn(), MAX_TIMER_MS, 'armed again')
-  await clock.advanceAsync(refreshIn - MAX_TIMER_MS)
-  t.equal(calls.length, 2, 'refreshed when due')
+t.test('an answer claiming a lifetime over a day is not a token: no timer beyond what a browser honours', async (t) => {
+  const { client, clock, errors } = setup(t, { respond: (_c, n) => Response.json(tokenBody(clock, n, 86_401)) })
+  t.match(await rejection(client.get()), { code: 'BAD_RESPONSE', retryInMs: 1000 })
+  t.equal(errors.length, 1)
+  t.ok((clock.nextTimerIn() ?? 0) <= MAX_TIMER_MS)
 })
 
 t.test('a tab becoming visible, or coming online, checks against the wall clock', async (t) => {
@@ -299,14 +290,101 @@ t.test('answers that are not tokens are BAD_RESPONSE and retried', async (t) => 
   }
 })
 
+t.test('a wall clock set back while a token is held does not keep it past its lifetime', async (t) => {
+  let setBack = 0
+  const { client, calls, tokens, clock } = setup(t, { env: { now: () => clock.wall() - setBack } })
+  const first = await client.get()
+  setBack = 3_600_000
+  await clock.advanceAsync(480_000)
+  t.equal(calls.length, 2, 'refreshed on time, counted on the monotonic clock')
+  t.same(tokens.map((tk) => tk.access_token), ['token-1', 'token-2'])
+  t.not(await client.get(), first)
+})
+
+t.test('headers() that never settles: the timeout still ends the request, and stop() ends a get()', async (t) => {
+  const { client, calls, errors, clock } = setup(t, { options: { headers: async () => await new Promise<never>(() => {}) } })
+  const first = rejection(client.get())
+  await clock.advanceAsync(10_000)
+  t.match(await first, { code: 'TIMEOUT', retryInMs: 1000 })
+  t.equal(calls.length, 0, 'nothing was sent')
+  t.equal(errors.length, 1)
+  await clock.advanceAsync(1000)
+  const second = rejection(client.get())
+  await settle()
+  client.stop()
+  t.match(await second, { code: 'STOPPED' })
+})
+
+t.test('a 408 is retried like a timeout', async (t) => {
+  const { client, calls, clock, setResponder } = setup(t, { respond: () => error(408, {}, 'REQUEST_TIMEOUT') })
+  t.match(await rejection(client.get()), { code: 'TIMEOUT', status: 408, retryInMs: 1000 })
+  setResponder((_c, n) => Response.json(tokenBody(clock, n)))
+  await clock.advanceAsync(1000)
+  t.equal(calls.length, 2)
+  t.equal((await client.get()).access_token, 'token-2')
+})
+
+t.test('a token that expired on its way is not handed out', async (t) => {
+  const reply = deferred<Response>()
+  const { client, tokens, clock } = setup(t, { respond: async () => await reply.promise })
+  const got = rejection(client.get())
+  await clock.advanceAsync(3000)
+  reply.resolve(Response.json(tokenBody(clock, 1, 2)))
+  t.match(await got, { code: 'TIMEOUT', status: 200, retryInMs: 1000 })
+  t.equal(tokens.length, 0, 'onToken never saw it')
+})
+
+t.test('the same token again (the service still holds it) is not news to onToken', async (t) => {
+  const { client, calls, tokens, clock } = setup(t, { respond: () => Response.json({ ...tokenBody(clock, 1), expires_in: 100 }) })
+  await client.get()
+  await clock.advanceAsync(80_000)
+  t.equal(calls.length, 2, 'refreshed')
+  t.same(tokens.map((tk) => tk.access_token), ['token-1'], 'onToken once')
+})
+
+t.test('after a 401, get() answers with it for a second without asking, so a sign-in loop cannot hammer', async (t) => {
+  const { client, calls, errors, clock } = setup(t, { respond: () => error(401, {}, 'UNAUTHORIZED') })
+  await rejection(client.get())
+  for (let i = 0; i < 5; i++) t.match(await rejection(client.get()), { code: 'UNAUTHORIZED', retryInMs: undefined })
+  t.equal(calls.length, 1, 'one request')
+  t.equal(errors.length, 1, 'one report')
+  await clock.advanceAsync(1000)
+  await rejection(client.get())
+  t.equal(calls.length, 2, 'asked again a second later')
+})
+
+t.test('coming online cuts short only a network failure\'s backoff', async (t) => {
+  const { client, calls, win } = setup(t, { respond: () => error(500) })
+  await rejection(client.get())
+  win.dispatchEvent(new Event('online'))
+  await settle()
+  t.equal(calls.length, 1, 'a 500 still waits out its backoff')
+})
+
+t.test('timeoutMs must be a positive number; Infinity is the longest timer there is', async (t) => {
+  const options = { url: URL_, headers: () => ({}), onToken: () => {} }
+  for (const timeoutMs of [0, -1, Number.NaN, '10' as unknown as number]) {
+    t.throws(() => createTokenClient({ ...options, timeoutMs }), TypeError, String(timeoutMs))
+  }
+  const delays: number[] = []
+  const { client, clock } = setup(t, {
+    options: { timeoutMs: Infinity },
+    env: { setTimeout: (fn, ms) => { delays.push(ms); return clock.setTimer(fn, ms) } }
+  })
+  await client.get()
+  t.equal(delays[0], MAX_TIMER_MS, 'the request timer')
+})
+
 t.test('parseToken accepts only usable tokens', async (t) => {
   const ok = { access_token: 'a', token_type: 'Bearer', expires_in: 5, expires_at: 'x', upstream: 'global' }
   t.ok(parseToken(ok))
+  t.ok(parseToken({ ...ok, expires_in: 86_400 }), 'a day at most')
   for (const bad of [
     null, 'token', [], {},
     { ...ok, access_token: '' }, { ...ok, access_token: 1 },
     { ...ok, token_type: 'mac' }, { ...ok, token_type: undefined },
     { ...ok, expires_in: 0 }, { ...ok, expires_in: -1 }, { ...ok, expires_in: Infinity }, { ...ok, expires_in: '5' },
+    { ...ok, expires_in: Number.NaN }, { ...ok, expires_in: 86_401 }, { ...ok, expires_in: 1e308 },
     { ...ok, expires_at: undefined }, { ...ok, upstream: 3 }
   ]) t.equal(parseToken(bad), undefined, JSON.stringify(bad) ?? String(bad))
 })

@@ -1,5 +1,5 @@
 // The browser clients' test seams (src/client/): a fake fetch that records every call and answers
-// through a responder the test can swap, and the fake clock's wall time and timers. Also the
+// through a responder the test can swap, and the fake clock's two clocks and timers. Also the
 // check that a client's source never touches the console, storage or cookies.
 import { readFile } from 'node:fs/promises'
 import type { Test } from 'tap'
@@ -16,6 +16,7 @@ export interface FakeClientEnv {
   env: {
     fetch: (url: string, init: RequestInit) => Promise<Response>
     now: () => number
+    monotonic: () => number
     setTimeout: (fn: () => void, ms: number) => unknown
     clearTimeout: (handle: unknown) => void
   }
@@ -37,6 +38,7 @@ export function fakeClientEnv (respond: (clock: FakeClock) => Responder): FakeCl
         return await responder(call, calls.length)
       },
       now: () => clock.wall(),
+      monotonic: () => clock.monotonic(),
       setTimeout: (fn, ms) => clock.setTimer(fn, ms),
       clearTimeout: (handle) => { clock.clearTimer(handle as TimerHandle) }
     }
