@@ -8,9 +8,11 @@
 //
 // Redis is never a reason to fail a caller: while it is down (or a command fails) the replica
 // counts on its own (MemoryCapStore) what it creates meanwhile, so the cap then holds per replica
-// and per outage: a caller may briefly hold more endpoints than the cap, never fewer. (A local
-// copy of the shared count would go stale as soon as another replica deletes an endpoint, and
-// would then refuse callers because Redis is down.) Slots are scored with this replica's wall
+// and per outage: a caller may hold more endpoints than the cap during an outage, never fewer.
+// (A local copy of the shared count would go stale as soon as another replica deletes an
+// endpoint, and would then refuse callers because Redis is down.) What Redis missed meanwhile,
+// the endpoints this replica created and those it deleted, is written to it before its next use
+// or at the next prune (every sweep interval), so the shared count catches up once it is back. Slots are scored with this replica's wall
 // clock; replicas are expected to keep time (NTP): a skew only moves when an expired endpoint's
 // slot frees.
 import type { Redis } from 'ioredis'
@@ -58,12 +60,20 @@ export interface RedisCapStoreOptions {
 
 export const capKey = (id: string): string => CAP_KEY_PREFIX + id
 
+/** A write Redis missed: an endpoint to count under `id`, or one to forget under `ids`. */
+type Missed = { op: 'add', id: string, expiresAtMs: number } | { op: 'remove', ids: readonly string[] }
+
+/** Missed writes kept at most (one per endpoint, dropped once their endpoint has expired). */
+const MAX_MISSED = 10_000
+
 export class RedisCapStore implements CapStore {
   readonly #redis: RedisLink
   readonly #local: MemoryCapStore
   readonly #reservationMs: number
   readonly #clock: Clock
   readonly #log: Logger
+  /** Per endpoint id, the last write Redis missed; replayed before the next command. */
+  readonly #missed = new Map<string, Missed>()
 
   constructor (opts: RedisCapStoreOptions) {
     this.#redis = opts.redis
@@ -79,6 +89,7 @@ export class RedisCapStore implements CapStore {
       const member = reservationMember()
       const now = this.#clock.wall()
       try {
+        await this.#replay(client)
         const reserved = await client.eval(RESERVE_SCRIPT, ids.length, ...ids.map(capKey), now, max, member, now + this.#reservationMs)
         return reserved === 1 ? { member, ids: [...ids], shared: true } : undefined
       } catch (err) {
@@ -89,13 +100,20 @@ export class RedisCapStore implements CapStore {
   }
 
   async confirm (reservation: Reservation, endpointId: string, expiresAtMs: number): Promise<void> {
+    const id = reservation.ids[0] as string
     if (!reservation.shared) {
       await this.#local.confirm(reservation, endpointId, expiresAtMs)
+      this.#miss(endpointId, { op: 'add', id, expiresAtMs })
       return
     }
-    await this.#try('confirm', async (client) => {
-      await client.eval(CONFIRM_SCRIPT, 1, capKey(reservation.ids[0] as string), this.#clock.wall(), reservation.member, endpointId, expiresAtMs)
+    const written = await this.#try('confirm', async (client) => {
+      await client.eval(CONFIRM_SCRIPT, 1, capKey(id), this.#clock.wall(), reservation.member, endpointId, expiresAtMs)
     })
+    if (!written) {
+      // Counted here for now, and in Redis once it is back (its reservation there expires).
+      this.#local.record(id, endpointId, expiresAtMs)
+      this.#miss(endpointId, { op: 'add', id, expiresAtMs })
+    }
   }
 
   async cancel (reservation: Reservation): Promise<void> {
@@ -119,25 +137,64 @@ export class RedisCapStore implements CapStore {
 
   async release (ids: readonly string[], endpointId: string): Promise<void> {
     await this.#local.release(ids, endpointId)
-    await this.#try('release', async (client) => { await Promise.all(ids.map(async (id) => await client.zrem(capKey(id), endpointId))) })
+    const forget = { op: 'remove', ids: [...ids] } as const
+    // Recorded first, so a replay running meanwhile cannot count the endpoint again.
+    this.#miss(endpointId, forget)
+    const written = await this.#try('release', async (client) => { await forgetIn(client, ids, endpointId) })
+    if (written && this.#missed.get(endpointId) === forget) this.#missed.delete(endpointId)
   }
 
+  /** Also writes what Redis missed, so the shared count catches up even on a replica no caller uses. */
   prune (): void {
     this.#local.prune()
+    const now = this.#clock.wall()
+    for (const [endpointId, missed] of this.#missed) if (missed.op === 'add' && missed.expiresAtMs <= now) this.#missed.delete(endpointId)
+    // #try never rejects: a failure is logged and the writes wait for the next time.
+    if (this.#missed.size > 0) this.#try('replay', async () => {}).catch(() => {})
+  }
+
+  #miss (endpointId: string, missed: Missed): void {
+    this.#missed.delete(endpointId)
+    this.#missed.set(endpointId, missed)
+    // The oldest first: a Map iterates in insertion order.
+    for (const oldest of this.#missed.keys()) {
+      if (this.#missed.size <= MAX_MISSED) break
+      this.#missed.delete(oldest)
+    }
+  }
+
+  /** Writes what Redis missed, oldest first; what fails stays for the next time. */
+  async #replay (client: Redis): Promise<void> {
+    if (this.#missed.size === 0) return
+    for (const [endpointId, missed] of [...this.#missed]) {
+      if (missed.op === 'add') {
+        const now = this.#clock.wall()
+        if (missed.expiresAtMs > now) await client.eval(CONFIRM_SCRIPT, 1, capKey(missed.id), now, '', endpointId, missed.expiresAtMs)
+      } else {
+        await forgetIn(client, missed.ids, endpointId)
+      }
+      if (this.#missed.get(endpointId) === missed) this.#missed.delete(endpointId)
+    }
   }
 
   #client (): Redis | undefined {
     return this.#redis.isUp() ? this.#redis.client : undefined
   }
 
-  /** Runs a Redis step when Redis is up; a failure is logged at debug and otherwise ignored. */
-  async #try (step: string, fn: (client: Redis) => Promise<void>): Promise<void> {
+  /**
+   * Runs a Redis step, after what Redis missed, when Redis is up; whether it ran. A failure is
+   * logged at debug and otherwise ignored.
+   */
+  async #try (step: string, fn: (client: Redis) => Promise<void>): Promise<boolean> {
     const client = this.#client()
-    if (client === undefined) return
+    if (client === undefined) return false
     try {
+      await this.#replay(client)
       await fn(client)
+      return true
     } catch (err) {
       this.#fellBack(step, err)
+      return false
     }
   }
 
@@ -145,4 +202,8 @@ export class RedisCapStore implements CapStore {
     // The connection logs its own state changes once; a line per request would flood an outage.
     this.#log.debug({ step, errorClass: logSafeCode(err) }, 'brtc cap: redis command failed; counting on this replica')
   }
+}
+
+async function forgetIn (client: Redis, ids: readonly string[], endpointId: string): Promise<void> {
+  await Promise.all(ids.map(async (id) => await client.zrem(capKey(id), endpointId)))
 }

@@ -92,6 +92,13 @@ export class SharedSource implements TokenSource {
       if (lock === undefined) {
         const won = await this.#waitForWinner(keys, last, signal)
         if (won !== undefined) return won
+      } else {
+        // The previous holder may have written its token and let go between the read and the lock.
+        const since = await this.#read(keys, last)
+        if (since.token !== undefined) {
+          await releaseLock(this.#redis.client, keys.lockKey, lock)
+          return since.token
+        }
       }
     } catch (err) {
       if (signal.aborted) throw err

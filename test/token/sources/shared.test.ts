@@ -266,6 +266,39 @@ t.test('concurrent replicas: the lock winner fetches, the losers wait for its to
   t.equal(refusals.count, 2)
 })
 
+t.test('a lock won just after the previous winner shared and let go: read again, no second request', { skip }, async (t) => {
+  const { replica } = await setup(t)
+  const [a, b] = await Promise.all([replica(), replica()])
+  const gate = deferred()
+  a!.inner.respond = async () => {
+    await gate.promise
+    return token(a!.clock)
+  }
+  // B's lock attempt is held until A has fetched, shared and released: B's first read missed.
+  const aDone = deferred()
+  const bAtLock = deferred()
+  const client = b!.link.client as unknown as { set: (...args: unknown[]) => Promise<unknown> }
+  const set = client.set.bind(b!.link.client)
+  client.set = async (...args: unknown[]) => {
+    if (args.includes('NX')) {
+      bAtLock.resolve()
+      await aDone.promise
+    }
+    return await set(...args)
+  }
+  const first = a!.fetch()
+  await a!.inner.called()
+  const second = b!.fetch()
+  await bAtLock.promise
+  gate.resolve()
+  const fromA = await first
+  aDone.resolve()
+  const fromB = await second
+  t.equal(b!.inner.calls, 0, 'B took the lock and found A\'s token: no provider request')
+  t.equal(fromB.accessToken.reveal(), fromA.accessToken.reveal())
+  t.equal(await b!.link.client.exists(await b!.lockKey()), 0, 'and let the lock go')
+})
+
 t.test('a winner whose request fails releases the lock; a waiting loser asks itself and shares', { skip }, async (t) => {
   const { redis, replica } = await setup(t)
   const a = await replica()
