@@ -20,6 +20,7 @@ import type { Clock } from '../lib/clock.js'
 import { systemClock } from '../lib/clock.js'
 import { logSafeCode } from '../lib/errors.js'
 import { silentLogger, type Logger } from '../lib/logger.js'
+import { noop } from '../lib/values.js'
 import type { RedisLink } from '../redis/connection.js'
 import { MemoryCapStore, reservationMember, type CapStore, type Reservation } from './cap-store.js'
 
@@ -150,7 +151,7 @@ export class RedisCapStore implements CapStore {
     const now = this.#clock.wall()
     for (const [endpointId, missed] of this.#missed) if (missed.op === 'add' && missed.expiresAtMs <= now) this.#missed.delete(endpointId)
     // #try never rejects: a failure is logged and the writes wait for the next time.
-    if (this.#missed.size > 0) this.#try('replay', async () => {}).catch(() => {})
+    if (this.#missed.size > 0) this.#try('replay', async () => {}).catch(noop)
   }
 
   #miss (endpointId: string, missed: Missed): void {
