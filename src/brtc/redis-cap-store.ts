@@ -8,13 +8,13 @@
 //
 // Redis is never a reason to fail a caller: while it is down (or a command fails) the replica
 // counts on its own (MemoryCapStore) what it creates meanwhile, so the cap then holds per replica
-// and per outage: a caller may hold more endpoints than the cap during an outage, never fewer.
-// (A local copy of the shared count would go stale as soon as another replica deletes an
-// endpoint, and would then refuse callers because Redis is down.) What Redis missed meanwhile,
-// the endpoints this replica created and those it deleted, is written to it before its next use
-// or at the next prune (every sweep interval), so the shared count catches up once it is back. Slots are scored with this replica's wall
-// clock; replicas are expected to keep time (NTP): a skew only moves when an expired endpoint's
-// slot frees.
+// and per outage: a caller may hold more endpoints than the cap during an outage, never fewer. (A
+// local copy of the shared count would go stale as soon as another replica deletes an endpoint, and
+// would then refuse callers because Redis is down.) What Redis missed meanwhile, the endpoints this
+// replica created and those it deleted, is written to it before its next use or at the next prune
+// (every sweep interval), so the shared count catches up once it is back. Slots are scored with
+// this replica's wall clock; replicas are expected to keep time (NTP): a skew only moves when an
+// expired endpoint's slot frees.
 import type { Redis } from 'ioredis'
 import type { Clock } from '../lib/clock.js'
 import { systemClock } from '../lib/clock.js'
@@ -138,11 +138,10 @@ export class RedisCapStore implements CapStore {
 
   async release (ids: readonly string[], endpointId: string): Promise<void> {
     await this.#local.release(ids, endpointId)
-    const forget = { op: 'remove', ids: [...ids] } as const
-    // Recorded first, so a replay running meanwhile cannot count the endpoint again.
-    this.#miss(endpointId, forget)
-    const written = await this.#try('release', async (client) => { await forgetIn(client, ids, endpointId) })
-    if (written && this.#missed.get(endpointId) === forget) this.#missed.delete(endpointId)
+    // Recorded as missed, then written by the replay (which drops it once done): a pending write
+    // of its creation is replaced, so no replay can count the endpoint again.
+    this.#miss(endpointId, { op: 'remove', ids: [...ids] })
+    await this.#try('release', async () => {})
   }
 
   /** Also writes what Redis missed, so the shared count catches up even on a replica no caller uses. */
@@ -172,7 +171,7 @@ export class RedisCapStore implements CapStore {
         const now = this.#clock.wall()
         if (missed.expiresAtMs > now) await client.eval(CONFIRM_SCRIPT, 1, capKey(missed.id), now, '', endpointId, missed.expiresAtMs)
       } else {
-        await forgetIn(client, missed.ids, endpointId)
+        await Promise.all(missed.ids.map(async (id) => await client.zrem(capKey(id), endpointId)))
       }
       if (this.#missed.get(endpointId) === missed) this.#missed.delete(endpointId)
     }
@@ -203,8 +202,4 @@ export class RedisCapStore implements CapStore {
     // The connection logs its own state changes once; a line per request would flood an outage.
     this.#log.debug({ step, errorClass: logSafeCode(err) }, 'brtc cap: redis command failed; counting on this replica')
   }
-}
-
-async function forgetIn (client: Redis, ids: readonly string[], endpointId: string): Promise<void> {
-  await Promise.all(ids.map(async (id) => await client.zrem(capKey(id), endpointId)))
 }
