@@ -111,6 +111,8 @@ export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
     [customFetchOption]: opts.customFetch
   })
   let jwks = remote()
+  /** Counts reset() calls, so a verification that began before one is neither trusted nor cached. */
+  let generation = 0
   /** When the last JWKS fetch failed (the injected clock), or -Infinity. */
   let failedAt = -Infinity
   const getKey: JWTVerifyGetKey = async (header, token) => {
@@ -151,42 +153,48 @@ export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
       cache.clear()
       jwks = remote()
       failedAt = -Infinity
+      generation++
     },
-    async verify (jwt) {
-      if (typeof jwt !== 'string' || jwt.length > MAX_JWT_LENGTH || !COMPACT_JWS.test(jwt)) {
-        throw new JwtVerificationError('malformed')
-      }
-      const started = now()
-      const hit = cached(jwt, started)
-      if (hit !== undefined) return hit
-      const cacheKey = cacheKeyOf(jwt)
+    verify
+  }
 
-      let payload
-      try {
-        ({ payload } = await jwtVerify(jwt, getKey, {
-          issuer,
-          audience,
-          algorithms: [...ALLOWED_ALGORITHMS],
-          clockTolerance,
-          currentDate: new Date(started),
-          requiredClaims: ['exp', 'sub']
-        }))
-      } catch (err) {
-        // Never attach `err`: jose's claim errors carry the token's payload.
-        throw new JwtVerificationError(failureReason(err))
-      }
-      const { sub, exp } = payload
-      // jose has checked that `exp` is present and a number; `typeof` narrows it for TypeScript.
-      if (typeof sub !== 'string' || sub === '' || typeof exp !== 'number') {
-        throw new JwtVerificationError('invalid_claim')
-      }
-
-      // Until `exp` (not `exp` + leeway), capped so a removed key's tokens age out with the JWKS.
-      // A token accepted only thanks to the leeway is not cached at all.
-      const expiresAtMs = Math.min(exp * 1000, started + JWKS_CACHE_MAX_AGE_MS)
-      if (expiresAtMs > started) cache.set(cacheKey, { sub, expiresAtMs })
-      return { sub }
+  async function verify (jwt: unknown): Promise<{ sub: string }> {
+    if (typeof jwt !== 'string' || jwt.length > MAX_JWT_LENGTH || !COMPACT_JWS.test(jwt)) {
+      throw new JwtVerificationError('malformed')
     }
+    const started = now()
+    const hit = cached(jwt, started)
+    if (hit !== undefined) return hit
+    const cacheKey = cacheKeyOf(jwt)
+    const began = generation
+
+    let payload
+    try {
+      ({ payload } = await jwtVerify(jwt, getKey, {
+        issuer,
+        audience,
+        algorithms: [...ALLOWED_ALGORITHMS],
+        clockTolerance,
+        currentDate: new Date(started),
+        requiredClaims: ['exp', 'sub']
+      }))
+    } catch (err) {
+      // Never attach `err`: jose's claim errors carry the token's payload.
+      throw new JwtVerificationError(failureReason(err))
+    }
+    // The key it was checked with may be one reset() withdrew meanwhile: check again, with the keys fetched now.
+    if (began !== generation) return await verify(jwt)
+    const { sub, exp } = payload
+    // jose has checked that `exp` is present and a number; `typeof` narrows it for TypeScript.
+    if (typeof sub !== 'string' || sub === '' || typeof exp !== 'number') {
+      throw new JwtVerificationError('invalid_claim')
+    }
+
+    // Until `exp` (not `exp` + leeway), capped so a removed key's tokens age out with the JWKS.
+    // A token accepted only thanks to the leeway is not cached at all.
+    const expiresAtMs = Math.min(exp * 1000, started + JWKS_CACHE_MAX_AGE_MS)
+    if (expiresAtMs > started) cache.set(cacheKey, { sub, expiresAtMs })
+    return { sub }
   }
 }
 

@@ -10,9 +10,13 @@
 //   sweep-lock.ts) lets one replica sweep per interval. Without the lock (no Redis, or Redis
 //   down) the replica sweeps on its own: two replicas may then sweep the same interval, which
 //   costs duplicate requests (a second delete gets 404, counted as gone), never a wrong deletion.
+// - One interval at most: the lock lives one interval, so a sweep still running then is aborted
+//   (its request in flight too) before another replica can take the lock and sweep beside it; the
+//   next sweep goes on from a fresh listing.
 // - Throttling: a provider 429 pauses the sweep for its Retry-After (at most 60 s) and resumes,
-//   up to MAX_THROTTLE_WAITS times per sweep; then the sweep stops and the next one waits at least
-//   the last Retry-After. Any other failure ends the sweep; the next interval tries again.
+//   up to MAX_THROTTLE_WAITS times per sweep and never past the sweep's interval; then the sweep
+//   stops and the next one waits at least the last Retry-After. Any other failure ends the sweep;
+//   the next interval tries again.
 // - Time comes from the injected clock (timers and "now"), so tests drive it.
 import { systemClock, type Clock, type TimerHandle } from '../lib/clock.js'
 import { AppError, logSafeCode } from '../lib/errors.js'
@@ -62,6 +66,12 @@ export interface SweeperOptions {
 
 /** Thrown inside a sweep when stop() aborts it. */
 class Stopped extends Error {}
+
+/** The abort reason of a sweep that ran out of its interval. */
+const OUT_OF_TIME = Symbol('out of time')
+
+/** One sweep's signal, its pauses so far, and when (monotonic ms) its interval ends. */
+interface Run { signal: AbortSignal, waits: number, endsAt: number }
 
 export class Sweeper {
   readonly #api: SweeperOptions['api']
@@ -128,21 +138,27 @@ export class Sweeper {
     const controller = new AbortController()
     this.#controller = controller
     const started = this.#clock.monotonic()
+    // Started before the lock is taken, so the sweep ends before the lock it takes expires.
+    const deadline = this.#clock.setTimer(() => { controller.abort(OUT_OF_TIME) }, this.#intervalMs)
+    const run: Run = { signal: controller.signal, waits: 0, endsAt: started + this.#intervalMs }
     let locked = false
     try {
       const lock = this.#lock === undefined ? 'unavailable' : await this.#lock.acquire()
       locked = lock === 'acquired'
       // Held: another replica sweeps this interval.
-      const expired = lock === 'held' ? [] : await this.#collect(result, controller.signal)
+      const expired = lock === 'held' ? [] : await this.#collect(result, run)
       if (lock === 'held') result.outcome = 'locked'
       for (const endpointId of expired) {
-        const outcome = await this.#withThrottle(controller.signal, async () => await this.#api.delete(endpointId, controller.signal))
+        const outcome = await this.#withThrottle(run, async () => await this.#api.delete(endpointId, run.signal))
         if (outcome === 'deleted') result.deleted++
         else result.gone++
         this.#log.debug({ endpointId, outcome }, 'brtc sweep: expired endpoint deleted')
       }
     } catch (err) {
-      if (err instanceof Stopped || controller.signal.aborted) {
+      if (controller.signal.reason === OUT_OF_TIME) {
+        result.outcome = 'failed'
+        this.#log.warn({ pages: result.pages, deleted: result.deleted }, 'brtc sweep ran out of its interval; the next sweep goes on')
+      } else if (err instanceof Stopped || controller.signal.aborted) {
         result.outcome = 'failed'
         // Shutting down mid-sweep: another replica may take over at its next tick.
         if (locked) await this.#lock?.release().catch(() => {})
@@ -150,6 +166,7 @@ export class Sweeper {
         this.#failed(result, err)
       }
     } finally {
+      this.#clock.clearTimer(deadline)
       this.#controller = undefined
     }
     this.#report(result, this.#clock.monotonic() - started)
@@ -157,14 +174,14 @@ export class Sweeper {
   }
 
   /** Every page's expired endpoints of this service (collected first, so deleting cannot disturb the paging). */
-  async #collect (result: SweepResult, signal: AbortSignal): Promise<string[]> {
+  async #collect (result: SweepResult, run: Run): Promise<string[]> {
     const now = this.#clock.wall()
     const expired: string[] = []
     const seen = new Set<string>()
     let cursor: string | undefined
     do {
       const after = cursor
-      const page = await this.#withThrottle(signal, async () => await this.#api.listPage(after, signal))
+      const page = await this.#withThrottle(run, async () => await this.#api.listPage(after, run.signal))
       result.pages++
       for (const endpoint of page.endpoints) {
         if (isServiceTag(endpoint.tag) && endpoint.expiresAtMs <= now) expired.push(endpoint.endpointId)
@@ -182,15 +199,19 @@ export class Sweeper {
     return expired
   }
 
-  /** Runs a call, pausing for a 429's Retry-After and trying again, up to the per-sweep budget. */
-  async #withThrottle<T> (signal: AbortSignal, call: () => Promise<T>, waits = 0): Promise<T> {
-    try {
-      return await call()
-    } catch (err) {
-      if (!(err instanceof BrtcApiError) || err.errorClass !== 'throttled' || waits >= this.#maxThrottleWaits) throw err
-      await this.#sleep(err.retryAfterMs ?? DEFAULT_THROTTLE_MS, signal)
+  /** Runs a call, pausing for a 429's Retry-After and trying again, within the sweep's budget of pauses and time. */
+  async #withThrottle<T> (run: Run, call: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await call()
+      } catch (err) {
+        if (!(err instanceof BrtcApiError) || err.errorClass !== 'throttled' || run.waits >= this.#maxThrottleWaits) throw err
+        const pauseMs = err.retryAfterMs ?? DEFAULT_THROTTLE_MS
+        if (this.#clock.monotonic() + pauseMs >= run.endsAt) throw err
+        run.waits++
+        await this.#sleep(pauseMs, run.signal)
+      }
     }
-    return await this.#withThrottle(signal, call, waits + 1)
   }
 
   async #sleep (ms: number, signal: AbortSignal): Promise<void> {

@@ -61,7 +61,10 @@ export class ConfigReloader extends EventEmitter<{ reloaded: [Config, FileVariab
   /** The reads last rejected, so a bad file is reported once, not at every check. */
   #rejected: SecretFileReads | undefined
   #stale: string[] = []
+  /** The check running now. */
   #checking: Promise<ReloadResult> | undefined
+  /** The check asked for while one ran: it starts when that one ends. */
+  #next: Promise<ReloadResult> | undefined
   #timer: unknown
 
   constructor (opts: ConfigReloaderOptions) {
@@ -83,9 +86,22 @@ export class ConfigReloader extends EventEmitter<{ reloaded: [Config, FileVariab
     return this.#stale
   }
 
-  /** One look at the files now (a poll, SIGHUP, a provider refusing the credentials); concurrent calls share it. */
+  /**
+   * One look at the files (a poll, SIGHUP, a provider refusing the credentials) that reads them
+   * after this call: asked for while a check runs, it runs next, as the running one may have read
+   * the files before a change this caller knows of. Callers asking meanwhile share that next look.
+   */
   async check (): Promise<ReloadResult> {
-    this.#checking ??= this.#check().finally(() => { this.#checking = undefined })
+    if (this.#checking === undefined) return await this.#run()
+    this.#next ??= this.#checking.then(async () => {
+      this.#next = undefined
+      return await this.#run()
+    })
+    return await this.#next
+  }
+
+  async #run (): Promise<ReloadResult> {
+    this.#checking = this.#check().finally(() => { this.#checking = undefined })
     return await this.#checking
   }
 
@@ -126,7 +142,10 @@ export class ConfigReloader extends EventEmitter<{ reloaded: [Config, FileVariab
     }
     await new Promise<void>((resolve) => { this.#clock.setTimer(resolve, this.#settleMs) })
     const reads = this.#read()
-    if (changed.some((name) => fingerprint(reads, name) !== fingerprint(first, name))) return { outcome: 'unsettled' }
+    // Every file, not only those that had changed: one that changed during the wait is settled no
+    // more than one half-way through a write, and is taken, with its effect, only by a later check.
+    const names = Object.keys(this.#config.secretFiles) as FileVariable[]
+    if (names.some((name) => fingerprint(reads, name) !== fingerprint(first, name))) return { outcome: 'unsettled' }
 
     const whole = parseConfig(this.#env, reads)
     if (whole.ok) return this.#take(whole.config, reads, changed)
@@ -147,8 +166,9 @@ export class ConfigReloader extends EventEmitter<{ reloaded: [Config, FileVariab
     // Credentials are checked independently, so the valid ones parse together; if they ever did
     // not, nothing is taken.
     if (partial?.ok !== true) return this.#refuse(reads, changed, whole.problems)
+    const rejected = this.#rejected
     this.#take(partial.config, applied, taken)
-    this.#refuse(reads, refused, problems)
+    this.#refuse(reads, refused, problems, rejected)
     return { outcome: 'partial', changed: taken, variables: refused.map((name) => `${name}_FILE`), problems }
   }
 
@@ -168,9 +188,10 @@ export class ConfigReloader extends EventEmitter<{ reloaded: [Config, FileVariab
     return { outcome: 'reloaded', changed }
   }
 
-  #refuse (reads: SecretFileReads, names: FileVariable[], problems: string[]): ReloadResult {
+  /** `rejected`: the reads refused before, so the same bad file is not reported again. */
+  #refuse (reads: SecretFileReads, names: FileVariable[], problems: string[], rejected = this.#rejected): ReloadResult {
     const variables = names.map((name) => `${name}_FILE`)
-    const repeated = this.#rejected !== undefined && names.every((name) => fingerprint(reads, name) === fingerprint(this.#rejected as SecretFileReads, name))
+    const repeated = rejected !== undefined && names.every((name) => fingerprint(reads, name) === fingerprint(rejected, name))
     this.#stale = variables
     this.#rejected = reads
     if (!repeated) this.emit('rejected', problems, variables)

@@ -65,10 +65,7 @@ export default fp<TokensPluginOptions>(async function tokens (fastify, opts) {
       timeoutMs: config.upstreamTimeoutMs,
       fetch: opts.fetch,
       clock: opts.clock,
-      async recheckCredentials () {
-        const result = await fastify.reloadConfig()
-        return 'changed' in result && result.changed.some((name) => variables.includes(name))
-      }
+      recheckCredentials: fastify.reloadConfig
     })
     provider.on('fetched', (outcome, durationMs) => { fastify.metrics.upstreamFetch(id, outcome, durationMs) })
     let source: TokenSource = provider

@@ -1,7 +1,7 @@
 // The sweep (src/brtc/sweeper.ts) on a fake clock with a scripted Endpoints API: it pages through
 // every page, deletes only expired endpoints tagged `wts1.`, never an untagged or foreign one nor
 // one still live; it runs every interval and never two at once; it pauses for a 429's Retry-After
-// and gives up after its budget; other failures end the sweep; a held lock skips it; stop() cuts
+// and gives up after its budget of pauses or its interval; other failures end the sweep; a held lock skips it; stop() cuts
 // a sweep short and releases the lock. The emulator-backed sweep is in sweep-e2e.test.ts.
 import t from 'tap'
 import { BrtcApiError, type BrtcEndpoint, type EndpointPage } from '../../src/brtc/api-client.js'
@@ -144,6 +144,63 @@ t.test('429: pauses for its Retry-After and resumes; gives up after the budget a
   await giving.stop()
 })
 
+t.test('the pause budget is per sweep, not per request', async (t) => {
+  const clock = new FakeClock()
+  const now = clock.wall()
+  const expired = Array.from({ length: 5 }, (_, i) => endpoint(`e-${i}`, 'wts1.a', now - 1))
+  const answered = new Map<string, number>()
+  const api = fakeApi([expired], {
+    async delete (id) {
+      const tries = (answered.get(id) ?? 0) + 1
+      answered.set(id, tries)
+      // Each delete is throttled twice before it goes through.
+      if (tries <= 2) throw new BrtcApiError('delete', 'throttled', 'HTTP 429', { status: 429, retryAfterMs: 1000 })
+      return 'deleted'
+    }
+  })
+  const run = new Sweeper({ api, clock, intervalMs: INTERVAL, maxThrottleWaits: 2 }).runOnce()
+  await clock.advanceAsync(10_000)
+  t.match(await run, { outcome: 'throttled', deleted: 1, retryAfterMs: 1000 }, 'two pauses in all, then it stops')
+  t.same([...answered], [['e-0', 3], ['e-1', 1]], 'the first delete used both pauses; the second gets none')
+})
+
+t.test('a sweep never outlives its interval (the lock\'s lifetime): no pause past it, and a slow call is aborted at it', async (t) => {
+  const clock = new FakeClock()
+  const now = clock.wall()
+  let deletes = 0
+  const api = fakeApi([[endpoint('e-1', 'wts1.a', now - 1)]], {
+    async delete () {
+      deletes++
+      throw new BrtcApiError('delete', 'throttled', 'HTTP 429', { status: 429, retryAfterMs: 60_000 })
+    }
+  })
+  const run = new Sweeper({ api, clock, intervalMs: 30_000 }).runOnce()
+  await settle()
+  t.match(await run, { outcome: 'throttled', retryAfterMs: 60_000 }, 'a pause that would end past the interval is not taken')
+  t.equal(deletes, 1)
+
+  const log = captureLogger()
+  let aborted = false
+  const hanging = fakeApi([[]], {
+    async listPage (_cursor, signal) {
+      return await new Promise<EndpointPage>((_resolve, reject) => {
+        signal?.addEventListener('abort', () => { aborted = true; reject(new Error('aborted')) })
+      })
+    }
+  })
+  const released: string[] = []
+  const lock: SweepLock = { acquire: async () => 'acquired', release: async () => { released.push('released') } }
+  const slow = new Sweeper({ api: hanging, clock, intervalMs: 30_000, lock, logger: log }).runOnce()
+  await clock.advanceAsync(29_999)
+  t.notOk(aborted, 'not before the interval ends')
+  await clock.advanceAsync(1)
+  t.match(await slow, { outcome: 'failed', pages: 0 })
+  t.ok(aborted, 'the request in flight was aborted')
+  t.same(released, [], 'the lock is left to expire with the interval, as after any sweep')
+  t.match(log.lines, [{ level: 'warn', msg: 'brtc sweep ran out of its interval; the next sweep goes on' }])
+  t.equal(clock.pendingTimers(), 0, 'no timer left behind')
+})
+
 t.test('a long Retry-After pushes the next sweep back', async (t) => {
   const clock = new FakeClock()
   let calls = 0
@@ -223,7 +280,7 @@ t.test('the lock: held elsewhere skips; acquired or unavailable sweeps; stop() m
   const sweeper = new Sweeper({ api: waiting, clock, intervalMs: INTERVAL, lock: lockOf('acquired') })
   const run = sweeper.runOnce()
   await settle()
-  t.equal(clock.pendingTimers(), 1, 'waiting out a Retry-After')
+  t.equal(clock.pendingTimers(), 2, 'waiting out a Retry-After, within the interval')
   await sweeper.stop()
   t.match(await run, { outcome: 'failed', deleted: 0 })
   t.same(events, ['acquire:acquired', 'release'], 'released, so another replica can take over')

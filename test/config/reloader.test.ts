@@ -175,6 +175,10 @@ t.test('a bad file does not hold back another credential\'s valid change: a revo
 
   t.match(await s.check(), { outcome: 'rejected', variables: ['BANDWIDTH_CLIENT_SECRET_FILE'] }, 'the bad file alone is still refused')
   t.equal(s.rejected.length, 1, 'and not reported again')
+  writeFileSync(join(s.dir, 'API_KEYS'), `alice:${KEY_A}`)
+  t.match(await s.check(), { outcome: 'partial', changed: ['API_KEYS'] }, 'another valid change is taken beside it')
+  t.equal(s.rejected.length, 1, 'the same bad file is not reported again beside it')
+  t.same(s.reloader.stale, ['BANDWIDTH_CLIENT_SECRET_FILE'])
   writeFileSync(join(s.dir, 'BANDWIDTH_CLIENT_SECRET'), SECRET_2)
   t.same(await s.check(), { outcome: 'reloaded', changed: ['BANDWIDTH_CLIENT_SECRET'] })
   t.same(s.reloader.stale, [])
@@ -232,12 +236,35 @@ t.test('without *_FILE variables there is nothing to poll; plain values never ch
   t.same(await reloader.check(), { outcome: 'unchanged' }, 'the environment is not read again')
 })
 
-t.test('concurrent checks share one look', async (t) => {
+t.test('a check asked for while one runs looks again after it; callers asking meanwhile share that look', async (t) => {
   const s = setup(t, { BANDWIDTH_CLIENT_SECRET: SECRET_1, API_KEYS: `alice:${KEY_A}` })
   writeFileSync(join(s.dir, 'API_KEYS'), `bob:${KEY_B}`)
-  const both = Promise.all([s.reloader.check(), s.reloader.check()])
+  const first = s.reloader.check()
+  // A SIGHUP for a change made after the running check's first read: it must not be answered by that check.
+  writeFileSync(join(s.dir, 'BANDWIDTH_CLIENT_SECRET'), SECRET_2)
+  const later = Promise.all([s.reloader.check(), s.reloader.check()])
   await s.clock.advanceAsync(100)
-  const [a, b] = await both
-  t.same(a, b)
+  t.same(await first, { outcome: 'unsettled' }, 'the running check saw a file change during its wait')
+  await s.clock.advanceAsync(100)
+  const [a, b] = await later
+  t.same(a, { outcome: 'reloaded', changed: ['BANDWIDTH_CLIENT_SECRET', 'API_KEYS'] })
+  t.equal(b, a, 'one look for both')
   t.equal(s.reloaded.length, 1)
+  t.equal(s.reloader.config.upstreams[0]?.clientSecret.reveal(), SECRET_2)
+  t.same(s.reloader.config.apiKeys.map((k) => k.name), ['bob'])
+})
+
+t.test('a file that changes during the wait for another is not taken without its effect', async (t) => {
+  const s = setup(t, { BANDWIDTH_CLIENT_SECRET: SECRET_1, API_KEYS: `alice:${KEY_A}\nops:${KEY_B}` })
+  writeFileSync(join(s.dir, 'BANDWIDTH_CLIENT_SECRET'), SECRET_2)
+  const result = s.reloader.check()
+  await s.clock.advanceAsync(50)
+  // The leaked key is revoked while the secret's change settles.
+  writeFileSync(join(s.dir, 'API_KEYS'), `alice:${KEY_A}`)
+  await s.clock.advanceAsync(50)
+  t.same(await result, { outcome: 'unsettled' })
+  t.same(s.reloader.config.apiKeys.map((k) => k.name), ['alice', 'ops'], 'nothing taken yet')
+  t.same(await s.check(), { outcome: 'reloaded', changed: ['BANDWIDTH_CLIENT_SECRET', 'API_KEYS'] }, 'the next check names both, so both are applied')
+  t.same(s.reloader.config.apiKeys.map((k) => k.name), ['alice'])
+  t.same(await s.check(), { outcome: 'unchanged' })
 })

@@ -3,11 +3,12 @@
 // for a right API key or a cached JWT as for a wrong one; a JWKS that fails is asked again at
 // most once per cool-down and warned about once, however many requests arrive; API-key and JWT
 // callers with the same name are different identities, counted apart and logged with their
-// `authMethod`; SIGHUP's forgetJwts drops every verified JWT.
+// `authMethod`; SIGHUP's forgetJwts drops every verified JWT, those in flight included.
 import t from 'tap'
 import { JWKS_FAILURE_COOLDOWN_MS } from '../../src/auth/jwt-verifier.js'
 import { build } from '../helpers/build.js'
 import { parsedLogs } from '../helpers/output.js'
+import { deferred } from '../helpers/fake-provider.js'
 import { createTestJwks } from '../helpers/jwks.js'
 
 const ALICE_KEY = 'alice-key-0123456789abcdef0123456789ab'
@@ -151,6 +152,37 @@ t.test('forgetJwts (SIGHUP) drops the verified-JWT cache and the fetched JWKS', 
   const after = await app.inject({ url: '/token/webrtc', headers })
   t.equal(after.statusCode, 401, 'after forgetJwts the withdrawn key no longer verifies')
   t.equal(idp.fetchCount, fetches + 1, 'the JWKS was fetched again')
+})
+
+t.test('forgetJwts during a verification: the key that verification fetched before it is not trusted', async (t) => {
+  const idp = await createTestJwks()
+  t.teardown(async () => { await idp.close() })
+  const fetched = deferred()
+  const release = deferred()
+  let held = false
+  const { app } = await build(t, {
+    env: { AUTH_JWKS_URL: idp.jwksUrl.href, AUTH_ISSUER: idp.issuer, AUTH_AUDIENCE: idp.audience },
+    auth: {
+      async customFetch (...args) {
+        const res = await idp.fetch(...args)
+        if (!held) {
+          held = true
+          fetched.resolve()
+          await release.promise
+        }
+        return res
+      }
+    }
+  })
+  const headers = { authorization: `Bearer ${await idp.sign({ sub: 'mallory' })}` }
+  const inFlight = app.inject({ url: '/token/webrtc', headers })
+  await fetched.promise
+  // The JWKS holding the key is on its way; meanwhile the key is withdrawn and SIGHUP arrives.
+  idp.unpublish(idp.currentKid)
+  app.forgetJwts()
+  release.resolve()
+  t.equal((await inFlight).statusCode, 401, 'checked again against the JWKS fetched after the reset')
+  t.equal((await app.inject({ url: '/token/webrtc', headers })).statusCode, 401, 'and not cached')
 })
 
 t.test('an address out of budget gets the same 429 for a right API key as for a wrong one', async (t) => {

@@ -27,11 +27,12 @@ export interface ProviderSourceOptions {
   fetch?: typeof globalThis.fetch
   clock?: Clock
   /**
-   * Asked when the provider rejects the credentials: re-reads them, and resolves true when they
-   * changed since they were read (a rotated secret file), so the request is retried at once with
-   * the new ones instead of waiting out the credentials back-off.
+   * Asked when the provider rejects the credentials: re-reads them (a rotated secret file). When
+   * the credentials in force then differ from those the request sent, because of this re-read or
+   * one that landed while the request was in flight, it is retried at once with the new ones
+   * instead of waiting out the credentials back-off.
    */
-  recheckCredentials?: () => Promise<boolean>
+  recheckCredentials?: () => Promise<unknown>
 }
 
 /** `Basic base64(utf8(clientId ":" clientSecret))` of the raw strings, as the provider documents. */
@@ -51,7 +52,7 @@ export class ProviderSource extends EventEmitter<{ fetched: [FetchOutcome, numbe
   readonly #timeoutMs: number
   readonly #fetch: typeof globalThis.fetch
   readonly #clock: Clock
-  readonly #recheckCredentials: (() => Promise<boolean>) | undefined
+  readonly #recheckCredentials: (() => Promise<unknown>) | undefined
 
   constructor (opts: ProviderSourceOptions) {
     super()
@@ -64,19 +65,23 @@ export class ProviderSource extends EventEmitter<{ fetched: [FetchOutcome, numbe
   }
 
   async fetch (_last: UpstreamToken | undefined, signal: AbortSignal): Promise<UpstreamToken> {
+    const sent = this.#upstream()
     try {
-      return await this.#attempt(signal)
+      return await this.#attempt(sent, signal)
     } catch (err) {
       const rejected = err instanceof UpstreamFetchError && err.errorClass === 'credentials_rejected'
-      if (!rejected || signal.aborted || this.#recheckCredentials === undefined || !await this.#recheckCredentials()) throw err
-      return await this.#attempt(signal)
+      if (!rejected || signal.aborted || this.#recheckCredentials === undefined) throw err
+      await this.#recheckCredentials()
+      const now = this.#upstream()
+      if (signal.aborted || (now.clientId === sent.clientId && now.clientSecret.equals(sent.clientSecret))) throw err
+      return await this.#attempt(now, signal)
     }
   }
 
-  async #attempt (signal: AbortSignal): Promise<UpstreamToken> {
+  async #attempt (upstream: UpstreamConfig, signal: AbortSignal): Promise<UpstreamToken> {
     const started = this.#clock.monotonic()
     try {
-      const token = await this.#request(this.#upstream(), signal)
+      const token = await this.#request(upstream, signal)
       this.#report('success', started)
       return token
     } catch (err) {

@@ -46,7 +46,8 @@ const MIN_USEFUL_MS = 2000
 interface Payload { t: string, i: string | null, e: number, x: number, n: string }
 
 /** The Redis names and cipher of one client secret. */
-interface Keys { secret: Secret, cipher: TokenCipher, key: string, lockKey: string }
+/** `context`: what besides the secret names the entry (token URL, client id, scope); the keys follow all of it. */
+interface Keys { secret: Secret, context: string, cipher: TokenCipher, key: string, lockKey: string }
 
 interface Read { token: UpstreamToken | undefined, locked: boolean }
 
@@ -115,13 +116,16 @@ export class SharedSource implements TokenSource {
     }
   }
 
-  /** The keys of the secret in use, derived once per secret (a reload that changes it derives anew). */
+  /** The keys of the credentials in use, derived once per secret and client (a reload that changes either derives anew). */
   async #currentKeys (): Promise<Keys> {
     const { clientSecret, tokenUrl, clientId, scope } = this.#upstream()
+    const info = [tokenUrl.href, clientId, scope ?? null]
+    const context = JSON.stringify(info)
     const current = await this.#keys?.catch(() => undefined)
-    if (current?.secret.equals(clientSecret) === true) return current
-    const next = TokenCipher.create(clientSecret, [tokenUrl.href, clientId, scope ?? null]).then((cipher): Keys => ({
+    if (current?.secret.equals(clientSecret) === true && current.context === context) return current
+    const next = TokenCipher.create(clientSecret, info).then((cipher): Keys => ({
       secret: clientSecret,
+      context,
       cipher,
       key: `wts:token:${cipher.keyId}`,
       lockKey: `wts:lock:${cipher.keyId}`

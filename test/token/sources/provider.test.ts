@@ -295,14 +295,45 @@ t.test('a finished request detaches from the outside signal: aborting it afterwa
   }
 })
 
-t.test('settings that cannot be read fail the attempt before any request, reported as network', async (t) => {
+t.test('settings that cannot be read fail the fetch before any request, so no request is reported', async (t) => {
   const { fetch, requests } = scriptedProvider(() => tokenResponse())
   const provider = new ProviderSource({ upstream: () => { throw new Error('no such upstream') }, timeoutMs: 5000, fetch, clock: new FakeClock() })
   const fetched: FetchOutcome[] = []
   provider.on('fetched', (outcome) => { fetched.push(outcome) })
   await t.rejects(provider.fetch(undefined, new AbortController().signal), { message: 'no such upstream' })
   t.equal(requests.length, 0)
-  t.same(fetched, ['network'])
+  t.same(fetched, [])
+})
+
+t.test('credentials refused: retried at once only when those in force differ from those sent', async (t) => {
+  const OLD = config()
+  const NEW = config({ clientSecret: new Secret('Cr00k$h@nk$') })
+  const cases: Array<[string, (set: (u: UpstreamConfig) => void) => void, () => void, number]> = [
+    // The re-read finds a rotated file.
+    ['changed by the re-read', () => {}, () => { current = NEW }, 2],
+    // A poll took the new file while the request was in flight: the re-read finds nothing new.
+    ['changed while in flight', (set) => { set(NEW) }, () => {}, 2],
+    ['the same credentials', () => {}, () => {}, 1],
+    ['the same values, as a new object', () => {}, () => { current = config() }, 1]
+  ]
+  let current = OLD
+  for (const [name, duringRequest, onRecheck, expected] of cases) {
+    current = OLD
+    const { fetch, requests } = scriptedProvider((req, index) => {
+      if (index === 0) {
+        duringRequest((u) => { current = u })
+        return jsonResponse(400, { error: 'invalid_client' })
+      }
+      return req.headers.get('authorization') === basicAuthorization(NEW.clientId, NEW.clientSecret) ? tokenResponse() : jsonResponse(400, { error: 'invalid_client' })
+    })
+    let rechecks = 0
+    const provider = new ProviderSource({ upstream: () => current, timeoutMs: 5000, fetch, clock: new FakeClock(), recheckCredentials: async () => { rechecks++; onRecheck() } })
+    const result = provider.fetch(undefined, new AbortController().signal)
+    if (expected === 2) t.type((await result).accessToken, Secret, `${name}: a token`)
+    else t.equal((await failure(result)).errorClass, 'credentials_rejected', `${name}: refused`)
+    t.equal(requests.length, expected, `${name}: requests`)
+    t.equal(rechecks, 1, `${name}: re-read once`)
+  }
 })
 
 t.test('constructor rejects a timeout that is not positive', async (t) => {

@@ -407,6 +407,15 @@ t.test('a rotated secret, read at each fetch, moves to a new entry', { skip }, a
   const rotated = await replica({ secret: 'the-next-client-secret' })
   t.equal((await rotated.fetch()).accessToken.reveal(), after.accessToken.reveal(), 'replicas with the new secret share the new entry')
   t.equal(rotated.inner.calls, 0)
+
+  // A new client id with the same secret: another client's token, so another entry, the one a
+  // replica started with that id uses.
+  a.config.clientId = 'the-next-client-id'
+  const byId = await a.entryKey()
+  t.not(byId, newKey, 'a changed client id moves to a new entry')
+  const started = await replica({ secret: 'the-next-client-secret' })
+  started.config.clientId = 'the-next-client-id'
+  t.equal(await started.entryKey(), byId, 'the entry a replica started with that id uses')
 })
 
 t.test('an undecryptable or tampered entry is a miss, logged once at debug, never an error', { skip }, async (t) => {
