@@ -2,10 +2,11 @@
 // asymmetric signature, `exp`/`nbf` with a small leeway, `iss`, `aud`, a non-empty `sub`.
 // Successes are cached by the token's SHA-256 until its `exp`, so the hot path does no crypto.
 // A JWKS that cannot be fetched is asked again at most once per JWKS_FAILURE_COOLDOWN_MS, and
-// said so in one warning per failed fetch, whatever the traffic. Every failure rejects with a
+// said so in one warning per failed fetch, whatever the traffic; meanwhile the keys already held
+// (a set fetched within JWKS_CACHE_MAX_AGE_MS) still verify. Every failure rejects with a
 // log-safe `reason` that carries nothing from the token. Plain TypeScript: the auth plugin wraps it.
 import { hash } from 'node:crypto'
-import { createRemoteJWKSet, customFetch as customFetchOption, errors, jwtVerify } from 'jose'
+import { createLocalJWKSet, createRemoteJWKSet, customFetch as customFetchOption, errors, jwtVerify } from 'jose'
 import type { FetchImplementation, JWTVerifyGetKey } from 'jose'
 import { LRUCache } from 'lru-cache'
 import { logSafeCode } from '../lib/errors.js'
@@ -25,7 +26,10 @@ export const MAX_JWT_LENGTH = 8192
  * within 30 s" true: worst case is this plus one fetch (≤ JWKS_TIMEOUT_MS).
  */
 export const JWKS_COOLDOWN_MS = 10_000
-/** After a failed JWKS fetch, no other is tried for this long: requests meanwhile get 'jwks_unavailable' at once. */
+/**
+ * After a failed JWKS fetch, no other is tried for this long: requests meanwhile are verified
+ * against the keys already held, and those whose key is not among them get 'jwks_unavailable'.
+ */
 export const JWKS_FAILURE_COOLDOWN_MS = 10_000
 /** A JWKS fetch runs inside a caller's request; a hung IdP must not hold it for long. */
 export const JWKS_TIMEOUT_MS = 3_000
@@ -104,29 +108,46 @@ export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
   if (!Number.isFinite(clockTolerance) || clockTolerance < 0) throw new TypeError('clockToleranceSeconds must be a finite number ≥ 0')
 
   const log = opts.logger ?? silentLogger
-  const remote = (): JWTVerifyGetKey => opts.jwks ?? createRemoteJWKSet(opts.jwksUrl, {
-    cooldownDuration: JWKS_COOLDOWN_MS,
-    timeoutDuration: JWKS_TIMEOUT_MS,
-    cacheMaxAge: JWKS_CACHE_MAX_AGE_MS,
-    [customFetchOption]: opts.customFetch
-  })
+  /** The key resolver, and the keys it holds without fetching (none for an injected resolver). */
+  const remote = (): { getKey: JWTVerifyGetKey, held: () => JWTVerifyGetKey | undefined } => {
+    if (opts.jwks !== undefined) return { getKey: opts.jwks, held: () => undefined }
+    const set = createRemoteJWKSet(opts.jwksUrl, {
+      cooldownDuration: JWKS_COOLDOWN_MS,
+      timeoutDuration: JWKS_TIMEOUT_MS,
+      cacheMaxAge: JWKS_CACHE_MAX_AGE_MS,
+      [customFetchOption]: opts.customFetch
+    })
+    return {
+      getKey: set,
+      held () {
+        const keys = set.fresh ? set.jwks() : undefined
+        return keys === undefined ? undefined : createLocalJWKSet(keys)
+      }
+    }
+  }
   let jwks = remote()
+  /** The keys held when the last fetch failed, used until the cool-down ends. */
+  let heldKeys: JWTVerifyGetKey | undefined
   /** Counts reset() calls, so a verification that began before one is neither trusted nor cached. */
   let generation = 0
   /** When the last JWKS fetch failed (the injected clock), or -Infinity. */
   let failedAt = -Infinity
   const getKey: JWTVerifyGetKey = async (header, token) => {
-    if (now() - failedAt < JWKS_FAILURE_COOLDOWN_MS) throw new KeyLookupError('jwks_unavailable')
+    const coolingDown = now() - failedAt < JWKS_FAILURE_COOLDOWN_MS
+    const resolve = coolingDown ? heldKeys : jwks.getKey
+    if (resolve === undefined) throw new KeyLookupError('jwks_unavailable')
     try {
-      return await jwks(header, token)
+      return await resolve(header, token)
     } catch (err) {
       const reason = keyLookupReason(err)
+      if (coolingDown) throw new KeyLookupError(reason === 'unknown_kid' ? 'jwks_unavailable' : reason)
       if (reason === 'jwks_unavailable') {
         // Concurrent verifications share jose's one fetch, so they fail together: warn once.
         if (now() - failedAt >= JWKS_FAILURE_COOLDOWN_MS) {
           log.warn({ reason, errorClass: logSafeCode(err), retryInSeconds: JWKS_FAILURE_COOLDOWN_MS / 1000 }, 'cannot verify JWTs: JWKS unavailable')
         }
         failedAt = now()
+        heldKeys = jwks.held()
       }
       throw new KeyLookupError(reason)
     }
@@ -153,6 +174,7 @@ export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
       cache.clear()
       jwks = remote()
       failedAt = -Infinity
+      heldKeys = undefined
       generation++
     },
     verify

@@ -79,6 +79,25 @@ t.test('a key removed from the JWKS stops being accepted, cache or not, within t
   t.same(await verifier.verify(await idp.sign({ sub: 'new' })), { sub: 'new' })
 })
 
+t.test('while a failed refetch cools down, the keys already held still verify; only an unknown kid waits', async t => {
+  const idp = await createTestJwks({ now: clock })
+  t.teardown(() => idp.close())
+  const verifier = verifierFor(idp, OVER_HTTP)
+  t.same(await verifier.verify(await idp.sign({ sub: 'first' })), { sub: 'first' })
+  idp.setAvailable(false)
+  // jose's own cooldown after the good fetch has passed, so a forged kid makes it fetch again: that fetch fails.
+  advance(t, JWKS_COOLDOWN_MS)
+  t.equal(await reasonOf(verifier.verify(await idp.sign({ sub: 'forged' }, { header: { kid: 'forged' } }))), 'jwks_unavailable')
+  const fetches = idp.fetchCount
+  t.same(await verifier.verify(await idp.sign({ sub: 'second' })), { sub: 'second' }, 'a held key verifies inside the cool-down')
+  t.equal(await reasonOf(verifier.verify(await idp.sign({ sub: 'again' }, { header: { kid: 'forged-2' } }))), 'jwks_unavailable', 'an unknown kid cannot be looked up yet')
+  t.equal(idp.fetchCount, fetches, 'and nothing was fetched for either')
+  idp.setAvailable(true)
+  advance(t, JWKS_CACHE_MAX_AGE_MS)
+  t.same(await verifier.verify(await idp.sign({ sub: 'later' })), { sub: 'later' }, 'once the cool-down is over, the JWKS is fetched again')
+  t.equal(idp.fetchCount, fetches + 1)
+})
+
 t.test('JWKS unavailable → 401 with reason jwks_unavailable, and recovery once it is back', async t => {
   const idp = await createTestJwks({ now: clock })
   t.teardown(() => idp.close())
