@@ -8,12 +8,15 @@
 // - anything else failing (timeout, network, 5xx, an unreadable answer) → 503 with Retry-After;
 // - the account token's own failure (the token manager's 502/503) passes through as it is.
 // A caller never learns whether an endpoint that is not theirs exists: both are the same 404.
+// A create whose answer was lost (a timeout, a dropped connection, an unreadable 2xx) may have
+// made an endpoint all the same: its slot stays reserved while the caller's endpoints are listed,
+// and one the cap does not hold yet takes it, so the cap counts what the caller's list shows.
 import { systemClock, type Clock } from '../lib/clock.js'
-import { appError, upstreamCredentialsRejected, upstreamUnavailable, type AppError } from '../lib/errors.js'
+import { appError, logSafeCode, upstreamCredentialsRejected, upstreamUnavailable, type AppError } from '../lib/errors.js'
 import { silentLogger, type Logger } from '../lib/logger.js'
 import { fingerprint, type Secret } from '../lib/secret.js'
 import { BrtcApiError, type BrtcApiClient } from './api-client.js'
-import type { CapStore } from './cap-store.js'
+import type { CapStore, Reservation } from './cap-store.js'
 import { isServiceTag, tagMatches, type Owner, type OwnerKeys } from './owner-tag.js'
 
 /** The name failures carry (messages, the debug log line). */
@@ -66,6 +69,8 @@ export class EndpointService {
   readonly #log: Logger
   /** The credentials-rejected line is written once until the provider accepts them again. */
   #rejectionLogged = false
+  /** Reconciliations of creates whose answer was lost, still running. */
+  readonly #reconciling = new Set<Promise<void>>()
 
   constructor (opts: EndpointServiceOptions) {
     this.maxPerCaller = opts.maxPerCaller
@@ -88,9 +93,15 @@ export class EndpointService {
     if (reservation === undefined) {
       throw appError(409, 'ENDPOINT_LIMIT', `This caller already holds ${this.maxPerCaller} live endpoints; delete one first`)
     }
-    let confirmed = false
+    // Until confirmed, cancelled, or handed to a reconciliation.
+    let settled = false
     try {
-      const endpoint = await this.#call(async () => await this.#api.create({ tag: owner.tag, eventCallbackUrl: this.#eventCallbackUrl }))
+      const endpoint = await this.#call(async () => await this.#api.create({ tag: owner.tag, eventCallbackUrl: this.#eventCallbackUrl }), (err) => {
+        if (!mayHaveCreated(err)) return
+        settled = true
+        const reconciling = this.#reconcile(owner, reservation).finally(() => { this.#reconciling.delete(reconciling) })
+        this.#reconciling.add(reconciling)
+      })
       const expiresIn = Math.floor((endpoint.expiresAtMs - this.#clock.wall()) / 1000)
       if (expiresIn < 1) {
         // Useless to the caller; tagged and expired, so the sweep deletes it.
@@ -98,7 +109,7 @@ export class EndpointService {
         throw upstreamUnavailable(BRTC_UPSTREAM, 'bad_response', DEFAULT_RETRY_MS)
       }
       await this.#caps.confirm(reservation, endpoint.endpointId, endpoint.expiresAtMs)
-      confirmed = true
+      settled = true
       return {
         endpointId: endpoint.endpointId,
         token: endpoint.token,
@@ -107,7 +118,31 @@ export class EndpointService {
         tokenSha256: fingerprint(endpoint.token)
       }
     } finally {
-      if (!confirmed) await this.#caps.cancel(reservation)
+      if (!settled) await this.#caps.cancel(reservation)
+    }
+  }
+
+  /** Resolves once the reconciliations started so far have ended (shutdown; tests). */
+  async idle (): Promise<void> {
+    await Promise.all(this.#reconciling)
+  }
+
+  /**
+   * After a create whose answer was lost: a live endpoint of the owner's that the cap does not hold
+   * is the one it made, and takes the reserved slot; none frees it. When the list fails too, the
+   * reservation frees itself after its time.
+   */
+  async #reconcile (owner: Owner, reservation: Reservation): Promise<void> {
+    try {
+      for (const endpoint of await this.list(owner)) {
+        if (await this.#caps.holds(owner.tags, endpoint.endpointId)) continue
+        await this.#caps.confirm(reservation, endpoint.endpointId, Date.parse(endpoint.expiresAt))
+        this.#log.warn({ endpointId: endpoint.endpointId }, 'brtc: a create whose answer was lost made an endpoint; it counts toward its caller\'s cap')
+        return
+      }
+      await this.#caps.cancel(reservation)
+    } catch (err) {
+      this.#log.debug({ errorClass: logSafeCode(err) }, 'brtc: cannot tell whether a create whose answer was lost made an endpoint; its slot frees itself')
     }
   }
 
@@ -152,12 +187,13 @@ export class EndpointService {
     return outcome
   }
 
-  /** Runs a provider call; its failure becomes the AppError to answer. */
-  async #call<T> (fn: () => Promise<T>): Promise<T> {
+  /** Runs a provider call; its failure, seen first by `onFailure`, becomes the AppError to answer. */
+  async #call<T> (fn: () => Promise<T>, onFailure?: (err: unknown) => void): Promise<T> {
     let result: T
     try {
       result = await fn()
     } catch (err) {
+      onFailure?.(err)
       throw this.#asAppError(err)
     }
     this.#rejectionLogged = false
@@ -181,4 +217,11 @@ export class EndpointService {
     }
     return upstreamUnavailable(BRTC_UPSTREAM, errorClass, err.retryAfterMs ?? DEFAULT_RETRY_MS)
   }
+}
+
+/** Whether a failed create may still have made an endpoint: the request may have reached the provider, and its answer was lost. */
+function mayHaveCreated (err: unknown): boolean {
+  if (!(err instanceof BrtcApiError)) return false
+  const { errorClass, status } = err
+  return errorClass === 'timeout' || errorClass === 'network' || (errorClass === 'bad_response' && status !== undefined && status >= 200 && status < 300)
 }

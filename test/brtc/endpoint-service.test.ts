@@ -2,7 +2,7 @@
 // the cap reserved before the provider is called and given back when the call fails; the
 // provider's failures turned into the service's errors (429 → 503 with its Retry-After, 401/403
 // → 502 and one error line until the next success, the rest → 503); an endpoint born expired;
-// listing across pages and keys; deleting one's own, someone else's (404), one already gone.
+// a create whose answer was lost reconciled from the list; listing across pages and keys; deleting one's own, someone else's (404), one already gone.
 import t from 'tap'
 import { callerOf } from '../../src/auth/credentials.js'
 import { BrtcApiError, type BrtcEndpoint, type CreatedEndpoint, type EndpointPage } from '../../src/brtc/api-client.js'
@@ -82,6 +82,58 @@ t.test('a failed create gives its slot back', async (t) => {
   for (let i = 0; i < 3; i++) t.equal((await appError(service.create(owner))).statusCode, 503)
   fail = false
   t.equal((await service.create(owner)).endpointId, 'e-ok', 'no slot was kept by the failures')
+})
+
+t.test('a create whose answer was lost: the endpoint it made takes its slot; if it made none, the slot is freed', async (t) => {
+  for (const lost of [
+    new BrtcApiError('create', 'timeout', 'no complete response'),
+    new BrtcApiError('create', 'network', 'request failed'),
+    new BrtcApiError('create', 'bad_response', 'the answer is not an endpoint with a token', { status: 201 })
+  ]) {
+    const made: BrtcEndpoint[] = []
+    let makes = true
+    let n = 0
+    const { service, clock, log } = setup({
+      async create ({ tag }) {
+        const endpoint = { endpointId: `e-${++n}`, status: 'DISCONNECTED', expiresAtMs: clock.wall() + HOUR, tag }
+        if (makes) made.push(endpoint)
+        if (n === 1) throw lost
+        return { ...endpoint, token: new Secret(TOKEN) }
+      },
+      async listPage () { return { endpoints: made, nextCursor: undefined } }
+    }, 1)
+    const owner = await service.owner(callerOf('api_key', 'web'))
+    t.equal((await appError(service.create(owner))).statusCode, 503, `${lost.errorClass}: the caller gets its 503`)
+    await service.idle()
+    t.equal((await appError(service.create(owner))).code, 'ENDPOINT_LIMIT', `${lost.errorClass}: the endpoint made counts toward the cap`)
+    t.same((await service.list(owner)).map((e) => e.endpointId), ['e-1'], 'as the caller\'s list shows')
+    t.ok(log.lines.some((l) => l.level === 'warn' && l.msg.includes('answer was lost') && l.obj?.endpointId === 'e-1'), 'and says so')
+
+    // The provider made nothing this time: the slot is given back.
+    made.length = 0
+    makes = false
+    n = 0
+    const second = setup({
+      async create () { n++; throw lost },
+      async listPage () { return { endpoints: [], nextCursor: undefined } }
+    }, 1)
+    const again = await second.service.owner(callerOf('api_key', 'web'))
+    await appError(second.service.create(again))
+    await second.service.idle()
+    t.equal((await appError(second.service.create(again))).code, 'UPSTREAM_UNAVAILABLE', `${lost.errorClass}: nothing made, so not at the cap`)
+  }
+
+  // The list fails too: the slot stays reserved until the reservation frees itself.
+  const { service, clock } = setup({
+    async create () { throw new BrtcApiError('create', 'timeout', 'no complete response') },
+    async listPage () { throw new BrtcApiError('list', 'timeout', 'no complete response') }
+  }, 1)
+  const owner = await service.owner(callerOf('api_key', 'web'))
+  await appError(service.create(owner))
+  await service.idle()
+  t.equal((await appError(service.create(owner))).code, 'ENDPOINT_LIMIT', 'unknown: the slot is kept')
+  clock.advance(15_000)
+  t.equal((await appError(service.create(owner))).code, 'UPSTREAM_UNAVAILABLE', 'until the reservation frees itself')
 })
 
 t.test('provider failures become the service\'s errors', async (t) => {
