@@ -98,7 +98,7 @@ if (config.endpoints === true) {
   const ok = () => { $('endpoint-error').textContent = 'none' }
 
   $('endpoint-create').addEventListener('click', () => {
-    endpoints.create().then((endpoint) => {
+    endpoints.createEndpoint().then((endpoint) => {
       // A WebRTC app hands endpoint.token to the SDK here; the page shows only its first characters.
       $('endpoint-id').textContent = endpoint.endpoint_id
       $('endpoint-token').textContent = mask(endpoint.token)

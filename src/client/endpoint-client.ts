@@ -1,5 +1,5 @@
 // The browser client of per-user endpoint tokens (the service's /endpoints/webrtc routes, when
-// BRTC_ACCOUNT_ID is set): `create()` gets a WebRTC endpoint and its token for the signed-in
+// BRTC_ACCOUNT_ID is set): `createEndpoint()` gets a WebRTC endpoint and its token for the signed-in
 // user, `list()` the user's live endpoints, `release()` deletes what this page created. The page
 // should release on sign-out; on `pagehide` (tab closed, navigation) the client itself sends the
 // deletes with `fetch(..., { keepalive: true })`, so they outlive the page where the browser
@@ -7,7 +7,7 @@
 // own and the service sweeps it.
 //
 // Same rules as the token client: the endpoint token travels only from the response body to the
-// value `create()` resolves with, never into a URL, storage, the console or an error (errors
+// value `createEndpoint()` resolves with, never into a URL, storage, the console or an error (errors
 // carry statuses and codes, never a response body). Only endpoint ids are held. No retries of
 // its own: creating is the app's decision; errors say when a retry may succeed (`retryAfterMs`).
 // Bundled into the served /client/token-client.js module (re-exported by token-client.ts).
@@ -108,7 +108,7 @@ export interface EndpointClientOptions {
 
 export interface EndpointClient {
   /** A new endpoint and its token. Rejects with an EndpointClientError. */
-  create: () => Promise<EndpointToken>
+  createEndpoint: () => Promise<EndpointToken>
   /** The caller's live endpoints (this page's and any other of the same user). */
   list: () => Promise<EndpointSummary[]>
   /**
@@ -255,7 +255,7 @@ export function createEndpointClient (options: EndpointClientOptions): EndpointC
   if (releaseOnPageHide) env.window?.addEventListener('pagehide', onPageHide)
 
   return {
-    async create () {
+    async createEndpoint () {
       const creation = createOne()
       creating.add(creation)
       try {

@@ -43,7 +43,7 @@ const rejection = async (p: Promise<unknown>): Promise<EndpointClientError> => a
 
 t.test('create(): POST with the credentials in headers only; the endpoint, frozen; held for release', async (t) => {
   const { client, calls } = setup(t)
-  const endpoint = await client.create()
+  const endpoint = await client.createEndpoint()
   t.same(endpoint, { endpoint_id: 'e-00000001-aa', token: `${TOKEN}-1`, expires_in: 86_399, expires_at: '2026-01-02T00:00:00.000Z' })
   t.ok(Object.isFrozen(endpoint))
   const [call] = calls
@@ -67,9 +67,9 @@ t.test('list(): the caller\'s endpoints, frozen', async (t) => {
 
 t.test('release(id) deletes one; release() every held one; a 404 counts as released', async (t) => {
   const { client, calls, setResponder } = setup(t)
-  await client.create()
-  await client.create()
-  await client.create()
+  await client.createEndpoint()
+  await client.createEndpoint()
+  await client.createEndpoint()
   await client.release('e-00000002-aa')
   t.equal(calls[3]?.url, `${BASE}/e-00000002-aa`)
   t.equal(calls[3]?.init.method, 'DELETE')
@@ -84,8 +84,8 @@ t.test('release(id) deletes one; release() every held one; a 404 counts as relea
 
 t.test('a failed release keeps the endpoint held, so a later one (or pagehide) tries again', async (t) => {
   const { client, setResponder } = setup(t)
-  await client.create()
-  await client.create()
+  await client.createEndpoint()
+  await client.createEndpoint()
   setResponder((call) => call.url.endsWith('1-aa') ? serviceError(503, 'UPSTREAM_UNAVAILABLE', { 'retry-after': '5' }) : new Response(null, { status: 204 }))
   const err = await rejection(client.release())
   t.match(err, { code: 'UNAVAILABLE', status: 503, serviceCode: 'UPSTREAM_UNAVAILABLE', retryAfterMs: 5000 })
@@ -94,7 +94,7 @@ t.test('a failed release keeps the endpoint held, so a later one (or pagehide) t
 
 t.test('a 404 that is not the service\'s NOT_FOUND (a proxy\'s page) is a failure: the endpoint stays held', async (t) => {
   const { client, setResponder } = setup(t)
-  await client.create()
+  await client.createEndpoint()
   setResponder(() => new Response('<html>Not Found</html>', { status: 404, headers: { 'content-type': 'text/html' } }))
   t.match(await rejection(client.release()), { code: 'REJECTED', status: 404, serviceCode: undefined })
   t.same(client.held(), ['e-00000001-aa'], 'a later release tries again')
@@ -103,7 +103,7 @@ t.test('a 404 that is not the service\'s NOT_FOUND (a proxy\'s page) is a failur
 t.test('release() waits for a create in flight, and releases what it made', async (t) => {
   const answer = deferred<Response>()
   const { client, calls } = setup(t, { respond: async (call) => call.init.method === 'DELETE' ? new Response(null, { status: 204 }) : await answer.promise })
-  const creating = client.create()
+  const creating = client.createEndpoint()
   await settle()
   const releasing = client.release()
   await settle()
@@ -137,7 +137,7 @@ t.test('every status becomes its code, with the service code and Retry-After; ne
   ]
   for (const [response, code] of cases) {
     const { client } = setup(t, { respond: () => response })
-    const err = await rejection(client.create())
+    const err = await rejection(client.createEndpoint())
     t.equal(err.code, code, `${response.status} → ${code}`)
     t.equal(err.name, 'EndpointClientError')
     t.equal(err.status, response.status)
@@ -145,22 +145,22 @@ t.test('every status becomes its code, with the service code and Retry-After; ne
     t.same(client.held(), [])
   }
   const { client } = setup(t, { respond: () => serviceError(503, 'UPSTREAM_UNAVAILABLE', { 'retry-after': '7' }) })
-  t.match(await rejection(client.create()), { serviceCode: 'UPSTREAM_UNAVAILABLE', retryAfterMs: 7000, message: 'token service answered 503 (UPSTREAM_UNAVAILABLE)' })
+  t.match(await rejection(client.createEndpoint()), { serviceCode: 'UPSTREAM_UNAVAILABLE', retryAfterMs: 7000, message: 'token service answered 503 (UPSTREAM_UNAVAILABLE)' })
   const far = setup(t, { respond: () => serviceError(429, 'RATE_LIMITED', { 'retry-after': '99999999' }) })
-  t.equal((await rejection(far.client.create())).retryAfterMs, 600_000, 'a Retry-After is honoured up to 10 minutes, as by the token client')
+  t.equal((await rejection(far.client.createEndpoint())).retryAfterMs, 600_000, 'a Retry-After is honoured up to 10 minutes, as by the token client')
   const list = setup(t, { respond: () => Response.json({ endpoints: [{ endpoint_id: 1 }] }) })
   t.equal((await rejection(list.client.list())).code, 'BAD_RESPONSE')
 })
 
 t.test('network failure, timeout (headers(), answer or body), headers() failing', async (t) => {
   const network = setup(t, { respond: () => { throw new TypeError('Failed to fetch') } })
-  t.equal((await rejection(network.client.create())).code, 'NETWORK')
+  t.equal((await rejection(network.client.createEndpoint())).code, 'NETWORK')
 
   const stalled = setup(t, {
     respond: async (call) => await new Promise((_resolve, reject) => { call.init.signal?.addEventListener('abort', () => { reject(new DOMException('aborted', 'AbortError')) }) }),
     options: { timeoutMs: 5000 }
   })
-  const pending = rejection(stalled.client.create())
+  const pending = rejection(stalled.client.createEndpoint())
   await settle()
   stalled.clock.advance(5000)
   t.match(await pending, { code: 'TIMEOUT', message: /5000 ms/ })
@@ -188,7 +188,7 @@ t.test('network failure, timeout (headers(), answer or body), headers() failing'
 
   const cause = new Error('IdP down')
   const failing = setup(t, { options: { headers: () => { throw cause } } })
-  const err = await rejection(failing.client.create())
+  const err = await rejection(failing.client.createEndpoint())
   t.equal(err.code, 'HEADERS')
   t.equal(err.cause, cause)
   t.equal(failing.calls.length, 0)
@@ -196,8 +196,8 @@ t.test('network failure, timeout (headers(), answer or body), headers() failing'
 
 t.test('pagehide: keepalive deletes of every held endpoint, with the headers at hand', async (t) => {
   const { client, calls, win } = setup(t)
-  await client.create()
-  await client.create()
+  await client.createEndpoint()
+  await client.createEndpoint()
   win.dispatchEvent(new Event('pagehide'))
   await settle()
   const deletes = calls.filter((c) => c.init.method === 'DELETE')
@@ -213,7 +213,7 @@ t.test('pagehide: keepalive deletes of every held endpoint, with the headers at 
 t.test('pagehide with an async headers(): the last headers sent stand in; none yet, nothing sent', async (t) => {
   let n = 0
   const { client, calls, win } = setup(t, { options: { headers: async () => ({ authorization: `Bearer jwt-${++n}` }) } })
-  await client.create()
+  await client.createEndpoint()
   win.dispatchEvent(new Event('pagehide'))
   await settle()
   t.same(calls[1]?.init.headers, { authorization: 'Bearer jwt-1' }, 'the headers of the last request')
@@ -222,13 +222,13 @@ t.test('pagehide with an async headers(): the last headers sent stand in; none y
   const throwing = setup(t, { options: { headers: () => { if (signedIn) return { authorization: 'Bearer jwt-in' }; throw new Error('signed out') } } })
   throwing.win.dispatchEvent(new Event('pagehide'))
   t.equal(throwing.calls.length, 0, 'nothing held, nothing sent')
-  await throwing.client.create()
+  await throwing.client.createEndpoint()
   signedIn = false
   throwing.win.dispatchEvent(new Event('pagehide'))
   await settle()
   t.same(throwing.calls[1]?.init.headers, { authorization: 'Bearer jwt-in' }, 'headers() throwing: the last headers stand in')
   const failingDelete = setup(t)
-  await failingDelete.client.create()
+  await failingDelete.client.createEndpoint()
   failingDelete.setResponder(() => { throw new TypeError('offline') })
   failingDelete.win.dispatchEvent(new Event('pagehide'))
   await settle()
@@ -237,17 +237,17 @@ t.test('pagehide with an async headers(): the last headers sent stand in; none y
 
 t.test('releaseOnPageHide: false; stop() removes the listener and refuses further calls', async (t) => {
   const off = setup(t, { options: { releaseOnPageHide: false } })
-  await off.client.create()
+  await off.client.createEndpoint()
   off.win.dispatchEvent(new Event('pagehide'))
   await settle()
   t.equal(off.calls.length, 1)
   const { client, calls, win } = setup(t)
-  await client.create()
+  await client.createEndpoint()
   client.stop()
   win.dispatchEvent(new Event('pagehide'))
   await settle()
   t.equal(calls.length, 1, 'no listener after stop()')
-  t.equal((await rejection(client.create())).code, 'STOPPED')
+  t.equal((await rejection(client.createEndpoint())).code, 'STOPPED')
   t.same(client.held(), ['e-00000001-aa'], 'stop() releases nothing')
   off.client.stop()
 })
@@ -287,7 +287,7 @@ t.test('with the default environment: real fetch and timers; the page\'s locatio
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
 
   const plain = createEndpointClient({ url: `${origin}/endpoints/webrtc`, headers: () => ({}) })
-  t.equal((await plain.create()).token, 'real-token', 'Node: no window')
+  t.equal((await plain.createEndpoint()).token, 'real-token', 'Node: no window')
   await plain.release()
 
   const g = globalThis as Record<string, unknown>
@@ -299,7 +299,7 @@ t.test('with the default environment: real fetch and timers; the page\'s locatio
   })
   t.teardown(() => { for (const k of ['location', 'addEventListener', 'removeEventListener']) Reflect.deleteProperty(g, k) })
   const client = createEndpointClient({ url: '/endpoints/webrtc', headers: () => ({}) })
-  t.equal((await client.create()).endpoint_id, 'e-real', 'a relative URL resolves against the page')
+  t.equal((await client.createEndpoint()).endpoint_id, 'e-real', 'a relative URL resolves against the page')
   client.stop()
   t.same(listeners, ['+pagehide', '-pagehide'])
   t.same(seen, ['POST /endpoints/webrtc', 'DELETE /endpoints/webrtc/e-real', 'POST /endpoints/webrtc'])
