@@ -114,7 +114,8 @@ t.test('a wrong password is logged as an error class, never the reply text or th
   const server = await startRedisServer(t, { password })
   const log = captureLogger()
   const url = `redis://:${encodeURIComponent('wrong-' + password)}@127.0.0.1:${server.port}`
-  const connection = new RedisConnection(new Secret(url), { logger: log, timings: { ...QUICK, startupWaitMs: 1000 } })
+  // The refusal settles startup long before this cap, however busy the machine: its class is the reply's, not 'timeout'.
+  const connection = new RedisConnection(new Secret(url), { logger: log, timings: { ...QUICK, startupWaitMs: 30_000 } })
   t.teardown(async () => { await connection.close() })
   await connection.settled()
   t.equal(connection.status, 'down')
@@ -128,11 +129,13 @@ t.test('a wrong password is logged as an error class, never the reply text or th
 t.test('close() is idempotent and logs nothing', { skip }, async (t) => {
   const server = await startRedisServer(t)
   const log = captureLogger()
-  const connection = new RedisConnection(new Secret(server.url), { logger: log, timings: { startupWaitMs: 1500 } })
+  // A cap a local Redis comes up well within, even on a busy machine; the test then waits it out.
+  const startupWaitMs = 4000
+  const connection = new RedisConnection(new Secret(server.url), { logger: log, timings: { startupWaitMs } })
   await connection.settled()
   t.equal(connection.status, 'up')
   // The startup cap was cleared when the connection came up: its moment passing changes nothing.
-  await new Promise((resolve) => setTimeout(resolve, 1600))
+  await new Promise((resolve) => setTimeout(resolve, startupWaitMs + 100))
   t.equal(connection.status, 'up', 'the startup cap passing later changes nothing')
   t.equal(log.lines.length, 1)
   t.match(log.lines[0], { level: 'info', msg: /redis connected/ })
