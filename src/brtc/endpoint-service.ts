@@ -9,8 +9,9 @@
 // - the account token's own failure (the token manager's 502/503) passes through as it is.
 // A caller never learns whether an endpoint that is not theirs exists: both are the same 404.
 // A create whose answer was lost (a timeout, a dropped connection, an unreadable 2xx) may have
-// made an endpoint all the same: its slot stays reserved while the caller's endpoints are listed,
-// and one the cap does not hold yet takes it, so the cap counts what the caller's list shows.
+// made an endpoint all the same: before the caller gets its 503, the caller's endpoints are
+// listed, and one the cap does not hold yet takes the reserved slot, so the cap counts what the
+// caller's list shows.
 import { systemClock, type Clock } from '../lib/clock.js'
 import { appError, logSafeCode, upstreamCredentialsRejected, upstreamUnavailable, type AppError } from '../lib/errors.js'
 import { silentLogger, type Logger } from '../lib/logger.js'
@@ -69,8 +70,6 @@ export class EndpointService {
   readonly #log: Logger
   /** The credentials-rejected line is written once until the provider accepts them again. */
   #rejectionLogged = false
-  /** Reconciliations of creates whose answer was lost, still running. */
-  readonly #reconciling = new Set<Promise<void>>()
 
   constructor (opts: EndpointServiceOptions) {
     this.maxPerCaller = opts.maxPerCaller
@@ -93,14 +92,19 @@ export class EndpointService {
     if (reservation === undefined) {
       throw appError(409, 'ENDPOINT_LIMIT', `This caller already holds ${this.maxPerCaller} live endpoints; delete one first`)
     }
-    // Until confirmed, cancelled, or handed to a reconciliation.
+    // Until confirmed, or reconciled after a lost answer.
     let settled = false
     try {
-      const endpoint = await this.#call(async () => await this.#api.create({ tag: owner.tag, eventCallbackUrl: this.#eventCallbackUrl }), (err) => {
-        if (!mayHaveCreated(err)) return
-        settled = true
-        const reconciling = this.#reconcile(owner, reservation).finally(() => { this.#reconciling.delete(reconciling) })
-        this.#reconciling.add(reconciling)
+      const endpoint = await this.#call(async () => {
+        try {
+          return await this.#api.create({ tag: owner.tag, eventCallbackUrl: this.#eventCallbackUrl })
+        } catch (err) {
+          if (mayHaveCreated(err)) {
+            settled = true
+            await this.#reconcile(owner, reservation)
+          }
+          throw err
+        }
       })
       const expiresIn = Math.floor((endpoint.expiresAtMs - this.#clock.wall()) / 1000)
       if (expiresIn < 1) {
@@ -120,11 +124,6 @@ export class EndpointService {
     } finally {
       if (!settled) await this.#caps.cancel(reservation)
     }
-  }
-
-  /** Resolves once the reconciliations started so far have ended (shutdown; tests). */
-  async idle (): Promise<void> {
-    await Promise.all(this.#reconciling)
   }
 
   /**
@@ -187,13 +186,12 @@ export class EndpointService {
     return outcome
   }
 
-  /** Runs a provider call; its failure, seen first by `onFailure`, becomes the AppError to answer. */
-  async #call<T> (fn: () => Promise<T>, onFailure?: (err: unknown) => void): Promise<T> {
+  /** Runs a provider call; its failure becomes the AppError to answer. */
+  async #call<T> (fn: () => Promise<T>): Promise<T> {
     let result: T
     try {
       result = await fn()
     } catch (err) {
-      onFailure?.(err)
       throw this.#asAppError(err)
     }
     this.#rejectionLogged = false

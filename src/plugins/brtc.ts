@@ -5,8 +5,7 @@
 // in force at each use, so a `*_FILE` rotation applies at once), the per-caller cap (in memory, or
 // shared through Redis with REDIS_URL, loaded only then) and the sweep (under the Redis lock with
 // REDIS_URL). The sweep starts once the app is ready. In preClose the client ends every call in
-// flight, so a caller waiting on the Endpoints API gets its 503 at once, and the sweep and the
-// reconciliation of creates whose answer was lost stop. Sweep
+// flight, so a caller waiting on the Endpoints API gets its 503 at once, and the sweep stops. Sweep
 // metrics are counted here; the routes count their requests.
 import fp from 'fastify-plugin'
 import type { UpstreamConfig } from '../config/types.js'
@@ -119,6 +118,6 @@ export default fp<BrtcPluginOptions>(async function brtc (fastify, opts) {
   fastify.addHook('preClose', async function stopBrtc () {
     // Callers waiting on the Endpoints API get their 503 now, not a reset at the deadline.
     api.close()
-    await Promise.all([sweeper.stop(), endpoints.idle()])
+    await sweeper.stop()
   })
 }, { name: 'brtc', fastify: '5.x', dependencies: ['config', 'metrics', 'redis', 'tokens'] })
