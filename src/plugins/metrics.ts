@@ -42,15 +42,20 @@ declare module 'fastify' {
   }
 }
 
+/**
+ * A request's outcome label, from its status code: `success` for a 2xx, the label `known` gives
+ * its status, else `bad_request` for a 4xx and `error` for the rest. The routes' counters share it.
+ */
+export function statusOutcome<O extends string> (status: number, success: O, known: Readonly<Record<number, O>>): O | 'bad_request' | 'error' {
+  if (status >= 200 && status < 300) return success
+  return known[status] ?? (status >= 400 && status < 500 ? 'bad_request' : 'error')
+}
+
+const TOKEN_STATUS_OUTCOMES = { 401: 'unauthorized', 429: 'rate_limited', 502: 'credentials_rejected', 503: 'unavailable' } as const
+
 /** The outcome of a /token/webrtc request, from its status code. */
 export function tokenRequestOutcome (status: number): TokenRequestOutcome {
-  if (status >= 200 && status < 300) return 'served'
-  if (status === 401) return 'unauthorized'
-  if (status === 429) return 'rate_limited'
-  if (status === 502) return 'credentials_rejected'
-  if (status === 503) return 'unavailable'
-  if (status >= 400 && status < 500) return 'bad_request'
-  return 'error'
+  return statusOutcome<TokenRequestOutcome>(status, 'served', TOKEN_STATUS_OUTCOMES)
 }
 
 /**

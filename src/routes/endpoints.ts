@@ -14,6 +14,7 @@ import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { Owner } from '../brtc/owner-tag.js'
 import { unauthorized } from '../lib/errors.js'
+import { statusOutcome } from '../plugins/metrics.js'
 import { CALLER_SECURITY, errorReplies } from './schemas.js'
 import { noStore } from './token.js'
 
@@ -36,11 +37,11 @@ export const ENDPOINT_REQUEST_OUTCOMES = [
 ] as const
 type Outcome = typeof ENDPOINT_REQUEST_OUTCOMES[number]
 
+const STATUS_OUTCOMES = { 401: 'unauthorized', 404: 'not_found', 409: 'limit', 429: 'rate_limited', 502: 'credentials_rejected', 503: 'unavailable' } as const
+
 /** A request's outcome, from its status code. */
 export function endpointRequestOutcome (status: number): Outcome {
-  if (status >= 200 && status < 300) return 'success'
-  const known: Record<number, Outcome> = { 401: 'unauthorized', 404: 'not_found', 409: 'limit', 429: 'rate_limited', 502: 'credentials_rejected', 503: 'unavailable' }
-  return known[status] ?? (status >= 400 && status < 500 ? 'bad_request' : 'error')
+  return statusOutcome<Outcome>(status, 'success', STATUS_OUTCOMES)
 }
 
 export const CreatedEndpointReply = Type.Object({
