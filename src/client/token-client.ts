@@ -8,10 +8,13 @@
 // (`env`), so the scheduling logic is unit-tested in Node with a fake clock. The access token
 // travels only from the response body to `get()` and `onToken`: never into a URL, storage, the
 // console or an error (errors carry statuses and codes, never a response body).
-// `Retry-After` is read by the service's own parser (src/lib/retry-after.ts), bundled in by the build.
+// `Retry-After` is read by the service's own parser (src/lib/retry-after.ts), and the backoff
+// computed by the service's own function (src/token/backoff.ts, with this client's cap), both
+// bundled in by the build.
 // The module also offers the per-user endpoint client (endpoint-client.ts), re-exported below.
 import { parseRetryAfter as parseRetryAfterHeader } from '../lib/retry-after.js'
-import { clampUnit, MAX_TIMER_MS, noop } from '../lib/values.js'
+import { clampUnit, MAX_EXPIRES_IN_SECONDS, MAX_TIMER_MS, noop } from '../lib/values.js'
+import { backoffDelayMs } from '../token/backoff.js'
 import { browserBasics, lostProblem, problemOf, RETRY_AFTER_CAP_MS, send, timeoutOption, type BrowserBasics, type ServiceProblem } from './service-reply.js'
 
 // Both clients honour the service's `Retry-After` up to this (10 minutes).
@@ -145,10 +148,12 @@ export const REFRESH_JITTER = 0.05
 /** Never refresh sooner than this after a response, so short-lived answers cannot cause a request loop. */
 export const MIN_REFRESH_DELAY_MS = 1000
 export const DEFAULT_TIMEOUT_MS = 10_000
-export const BACKOFF_BASE_MS = 1000
+// Retries start after BACKOFF_BASE_MS (1 s), the service's own base.
+export { BACKOFF_BASE_MS } from '../token/backoff.js'
+/** No retry without `Retry-After` waits longer than this, jitter included. */
 export const BACKOFF_CAP_MS = 30_000
-/** The longest lifetime a token answer may claim (the service never holds a longer one). */
-export const MAX_EXPIRES_IN_SECONDS = 86_400
+// The longest lifetime a token answer may claim (one day; the service never holds a longer one).
+export { MAX_EXPIRES_IN_SECONDS }
 
 interface BrowserGlobals {
   document?: VisibilityTarget
@@ -350,8 +355,7 @@ export function createTokenClient (options: TokenClientOptions): TokenClient {
       backoff = { from: mark(), waitMs: MIN_REFRESH_DELAY_MS, problem, retries: false }
     } else {
       failures++
-      const exponent = Math.min(failures - 1, 10)
-      const delay = Math.min(BACKOFF_BASE_MS * 2 ** exponent, BACKOFF_CAP_MS) * (0.8 + 0.4 * clampUnit(env.random()))
+      const delay = backoffDelayMs(failures, () => env.random(), BACKOFF_CAP_MS)
       // Retry-After is a floor; the jitter on top keeps many clients from retrying in lockstep.
       retryInMs = Math.round(Math.max(delay, (problem.retryAfterMs ?? 0) * (1 + 0.2 * clampUnit(env.random()))))
       backoff = { from: mark(), waitMs: retryInMs, problem, retries: true }

@@ -3,9 +3,7 @@
 // types (src/config/parse-config.ts); what JSON Schema cannot say (URLs, pairs, lists) is checked
 // there. Each `description` completes the sentence "<NAME> must be …" in a problem.
 import { Type, type Static, type TSchema } from 'typebox'
-
-/** Largest delay a Node.js timer accepts (2^31 - 1 ms); also a sane cap for counts. */
-const MAX_INT32 = 2_147_483_647
+import { MAX_TIMER_MS } from '../lib/values.js'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
@@ -77,8 +75,10 @@ export const EnvSchema = Type.Object({
   AUTH_AUDIENCE: text('a non-empty string without control characters', PRINTABLE),
 
   CORS_ORIGINS: text('comma-separated exact origins such as https://app.example.com', PRINTABLE),
-  RATE_LIMIT_MAX: integer(1, MAX_INT32, 60),
-  RATE_LIMIT_WINDOW_MS: integer(1000, MAX_INT32, 60_000),
+  // The window is a timer delay, so at most the longest one a timer accepts (2^31 - 1 ms); the
+  // same bound is a sane cap for the count.
+  RATE_LIMIT_MAX: integer(1, MAX_TIMER_MS, 60),
+  RATE_LIMIT_WINDOW_MS: integer(1000, MAX_TIMER_MS, 60_000),
   REDIS_URL: url('redis: or rediss:'),
   TRUST_PROXY: text('true, false, a hop count, or comma-separated IP addresses/CIDR ranges', PRINTABLE, 'false'),
   SECRET_FILES_POLL_SECONDS: integer(1, 86_400, 10),

@@ -4,6 +4,13 @@
 /** Longest delay setTimeout honours; Node fires anything larger after 1 ms, browsers at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1
 
+/**
+ * The longest token lifetime accepted (one day): from a provider by the service
+ * (src/token/sources/provider.ts), and from the service by the browser client. Anything longer
+ * is a broken answer.
+ */
+export const MAX_EXPIRES_IN_SECONDS = 86_400
+
 /** A parsed JSON object (not null, not an array). */
 export const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value)

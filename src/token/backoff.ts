@@ -1,5 +1,6 @@
 // How long to wait after a failed provider request. A pure function, so the schedule is exactly
-// testable and the manager holds only state.
+// testable and the manager holds only state. Dependency-free (it imports only src/lib/values.ts):
+// the browser client (src/client/token-client.ts) bundles backoffDelayMs too, with its own cap.
 import { clampUnit } from '../lib/values.js'
 
 /** First delay after a failure. */
@@ -13,11 +14,12 @@ export const RETRY_AFTER_CAP_MS = 60_000
 
 /**
  * Delay after `failures` consecutive failures (1 = the first): 1 s doubling per failure,
- * multiplied by a jitter in [0.8, 1.2) drawn from `random`, and never above 10 s.
+ * multiplied by a jitter in [0.8, 1.2) drawn once from `random`, and never above `capMs`
+ * (the service's BACKOFF_CAP_MS, 10 s, unless given).
  */
-export function backoffDelayMs (failures: number, random: () => number): number {
-  // Exponent capped: 2^4 s already exceeds the cap, and 2^huge would overflow to Infinity.
-  const exponent = Math.min(Math.max(failures, 1) - 1, 8)
-  const base = Math.min(BACKOFF_BASE_MS * 2 ** exponent, BACKOFF_CAP_MS)
-  return Math.min(BACKOFF_CAP_MS, Math.round(base * (0.8 + 0.4 * clampUnit(random()))))
+export function backoffDelayMs (failures: number, random: () => number, capMs: number = BACKOFF_CAP_MS): number {
+  // Exponent capped: 2^30 s exceeds any cap a timer can wait, and 2^huge would overflow to Infinity.
+  const exponent = Math.min(Math.max(failures, 1) - 1, 30)
+  const base = Math.min(BACKOFF_BASE_MS * 2 ** exponent, capMs)
+  return Math.min(capMs, Math.round(base * (0.8 + 0.4 * clampUnit(random()))))
 }

@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events'
 import { systemClock, type Clock, type TimerHandle } from '../lib/clock.js'
 import {
-  upstreamCredentialsRejected, upstreamUnavailable, type AppError, type UpstreamErrorClass
+  logSafeCode, upstreamCredentialsRejected, upstreamUnavailable, type AppError, type UpstreamErrorClass
 } from '../lib/errors.js'
 import { silentLogger, type Logger } from '../lib/logger.js'
 import { fingerprint, Secret } from '../lib/secret.js'
@@ -241,14 +241,14 @@ export class TokenManager extends EventEmitter<{ updated: [UpstreamToken] }> {
     }
   }
 
-  /** A throwing listener must not break token serving; its error may hold anything, so only its name is logged. */
+  /** A throwing listener must not break token serving; its error may hold anything, so only its log-safe code is logged. */
   #emitUpdated (token: UpstreamToken): void {
     // rawListeners: a `once` listener's wrapper, which removes itself when called.
     for (const listener of this.rawListeners('updated')) {
       try {
         listener.call(this, token)
       } catch (err) {
-        this.#log.error({ upstream: this.id, errorName: err instanceof Error ? err.name : typeof err }, 'token listener threw')
+        this.#log.error({ upstream: this.id, errorName: logSafeCode(err) }, 'token listener threw')
       }
     }
   }

@@ -202,6 +202,18 @@ t.test('without Retry-After: ~1 s doubling, jittered, capped at 30 s', async (t)
   t.ok(errors.every((e) => e.code === 'SERVER_ERROR' && e.status === 500))
 })
 
+for (const [random, expected] of [
+  [0, [800, 1600, 3200, 6400, 12_800, 24_000, 24_000]],
+  [0.999999, [1200, 2400, 4800, 9600, 19_200, 30_000, 30_000]]
+] as const) {
+  t.test(`without Retry-After at random() = ${random}: 1 s doubling, jittered, never above the 30 s cap`, async (t) => {
+    const { client, errors, clock } = setup(t, { respond: () => error(500), env: { random: () => random } })
+    await rejection(client.get())
+    for (let i = 0; i < 6; i++) await clock.advanceAsync(clock.nextTimerIn() ?? 0)
+    t.same(errors.map((e) => e.retryInMs), expected)
+  })
+}
+
 t.test('a 503 without Retry-After backs off; a Retry-After shorter than the backoff does not shorten it', async (t) => {
   let n = 0
   const { client, errors, clock } = setup(t, { respond: () => (n++ === 0 ? error(503) : error(503, { 'retry-after': '0' })) })

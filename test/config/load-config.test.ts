@@ -41,7 +41,7 @@ t.test('global alone is the default upstream, with its scope and margin', async 
   t.equal(global?.expiryMarginSeconds, 30)
 })
 
-t.test('both upstreams with DEFAULT_UPSTREAM, in UPSTREAM_IDS order', async t => {
+t.test('both upstreams with DEFAULT_UPSTREAM, in UPSTREAM_SPECS order (bandwidth, global)', async t => {
   for (const id of ['bandwidth', 'global'] as const) {
     const config = loadConfig({ ...BOTH_UPSTREAMS, DEFAULT_UPSTREAM: id })
     t.equal(config.defaultUpstream, id)

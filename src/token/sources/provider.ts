@@ -10,12 +10,10 @@ import { systemClock, type Clock } from '../../lib/clock.js'
 import { discard, exchange, isJsonMediaType, readJson } from '../../lib/http.js'
 import { parseRetryAfter } from '../../lib/retry-after.js'
 import { Secret } from '../../lib/secret.js'
-import { isRecord } from '../../lib/values.js'
+import { isRecord, MAX_EXPIRES_IN_SECONDS } from '../../lib/values.js'
 import { RETRY_AFTER_CAP_MS } from '../backoff.js'
 import { UpstreamFetchError, type FetchOutcome, type TokenSource, type UpstreamToken } from '../types.js'
 
-/** Longest lifetime accepted from a provider (one day); anything longer is a broken answer. */
-export const MAX_EXPIRES_IN_SECONDS = 86_400
 /** Largest response body read; token responses are a few KiB, so more is not a token. */
 export const MAX_BODY_BYTES = 64 * 1024
 

@@ -6,10 +6,9 @@ import { getEventListeners } from 'node:events'
 import t from 'tap'
 import type { UpstreamConfig } from '../../../src/config/types.js'
 import { Secret } from '../../../src/lib/secret.js'
+import { MAX_EXPIRES_IN_SECONDS } from '../../../src/lib/values.js'
 import { RETRY_AFTER_CAP_MS } from '../../../src/token/backoff.js'
-import {
-  MAX_BODY_BYTES, MAX_EXPIRES_IN_SECONDS, ProviderSource, basicAuthorization, tokenRequestBody
-} from '../../../src/token/sources/provider.js'
+import { MAX_BODY_BYTES, ProviderSource, basicAuthorization, tokenRequestBody } from '../../../src/token/sources/provider.js'
 import { UpstreamFetchError, type FetchOutcome } from '../../../src/token/types.js'
 import { FakeClock, settle } from '../../helpers/fake-clock.js'
 import { deferred, hang, jsonResponse, scriptedProvider, tokenResponse, type Handler } from '../../helpers/fake-provider.js'
