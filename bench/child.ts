@@ -39,13 +39,17 @@ export interface BenchChild {
   stop (): Promise<void>
 }
 
-function nextMessage<T extends FromChild['type']> (child: ChildProcess, types: T[], timeoutMs: number): Promise<Extract<FromChild, { type: T }>> {
-  return new Promise((resolve, reject) => {
+/**
+ * The child's next IPC message of one of `types` (messages of type `M`, the bench protocol's by
+ * default); rejects when the child exits first or `timeoutMs` passes. scripts/soak.ts uses it too.
+ */
+export async function nextMessage<M extends { type: string } = FromChild, T extends M['type'] = M['type']> (child: ChildProcess, types: readonly T[], timeoutMs: number): Promise<Extract<M, { type: T }>> {
+  return await new Promise((resolve, reject) => {
     const timer = setTimeout(() => { finish(); reject(new Error(`no ${types.join('/')} message within ${timeoutMs} ms`)) }, timeoutMs)
-    const onMessage = (message: FromChild): void => {
-      if (!(types as string[]).includes(message.type)) return
+    const onMessage = (message: M): void => {
+      if (!(types as readonly string[]).includes(message.type)) return
       finish()
-      resolve(message as Extract<FromChild, { type: T }>)
+      resolve(message as Extract<M, { type: T }>)
     }
     const onExit = (code: number | null): void => { finish(); reject(new Error(`child exited (code ${code})`)) }
     function finish (): void {

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import autocannon, { type AutocannonRequest } from 'autocannon'
+import { nextMessage } from '../bench/child.js'
 import { createUpstreamEmulator } from '../emulator/upstream-emulator.js'
 import { emulatorUpstreamEnv } from '../emulator/service-env.js'
 import { createTestJwks } from '../test/helpers/jwks.js'
@@ -48,6 +49,8 @@ function parseDuration (text: string): number {
 
 // ---------------------------------------------------------------------------------------------
 // The service process: the app with the production server options, config from its environment.
+// Not bench/service.ts: the soak reads the service's log lines from its stdout and measures its
+// event-loop delay, where the bench sends the log to /dev/null and measures CPU time.
 
 async function runService (): Promise<void> {
   const send = (message: FromService): void => { process.send?.(message) }
@@ -90,22 +93,11 @@ async function runService (): Promise<void> {
 
 const MiB = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`
 
-async function nextMessage<T extends FromService['type']> (child: ChildProcess, type: T, timeoutMs: number): Promise<Extract<FromService, { type: T }>> {
-  return await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { done(); reject(new Error(`service: no ${type} message within ${timeoutMs} ms`)) }, timeoutMs)
-    const onMessage = (message: FromService): void => {
-      if (message.type === 'failed') { done(); reject(new Error(`service failed: ${message.message}`)) }
-      if (message.type === type) { done(); resolve(message as Extract<FromService, { type: T }>) }
-    }
-    const onExit = (code: number | null): void => { done(); reject(new Error(`service exited (code ${String(code)})`)) }
-    function done (): void {
-      clearTimeout(timer)
-      child.off('message', onMessage)
-      child.off('exit', onExit)
-    }
-    child.on('message', onMessage)
-    child.on('exit', onExit)
-  })
+/** The service's next `type` message; its 'failed' message or its exit rejects. */
+async function serviceMessage<T extends 'listening' | 'stats'> (child: ChildProcess, type: T, timeoutMs: number): Promise<Extract<FromService, { type: T }>> {
+  const message: FromService = await nextMessage<FromService, T | 'failed'>(child, [type, 'failed'], timeoutMs)
+  if (message.type === 'failed') throw new Error(`service failed: ${message.message}`)
+  return message as Extract<FromService, { type: T }>
 }
 
 async function runDriver (): Promise<number> {
@@ -177,11 +169,11 @@ async function runDriver (): Promise<number> {
     if (Number(level) >= 40 && alarming.length < 5) alarming.push(line.slice(0, 400))
   })
 
-  const { port } = await nextMessage(child, 'listening', 60_000)
+  const { port } = await serviceMessage(child, 'listening', 60_000)
   const base = `http://127.0.0.1:${port}`
   const ask = async (message: ToService): Promise<ServiceStats> => {
     child.send(message)
-    return await nextMessage(child, 'stats', 10_000)
+    return await serviceMessage(child, 'stats', 10_000)
   }
 
   // Ready and serving before anything is measured.
