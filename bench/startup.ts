@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { emulatorUpstreamEnv } from '../emulator/service-env.js'
 import { freePort } from '../test/helpers/net.js'
 import type { Fixtures } from './fixtures.js'
 import { median } from './load.js'
@@ -47,12 +48,7 @@ export function ensureBuilt (build: boolean): void {
 }
 
 function variants ({ credentials, emulator, apiKey }: Fixtures): Variant[] {
-  const env = {
-    GLOBAL_WEBRTC_CLIENT_ID: credentials.global.clientId,
-    GLOBAL_WEBRTC_CLIENT_SECRET: credentials.global.clientSecret,
-    GLOBAL_WEBRTC_TOKEN_URL: emulator.tokenUrl('global'),
-    API_KEYS: `bench:${apiKey}`
-  }
+  const env = { ...emulatorUpstreamEnv(emulator, credentials, { upstreams: ['global'] }), API_KEYS: `bench:${apiKey}` }
   return [
     { name: 'bare', command: 'node bench/bare-healthz.mjs', args: [join(ROOT, 'bench', 'bare-healthz.mjs')], env: {} },
     { name: 'service', command: 'node dist/bundle/server.js', args: [SERVER], env },

@@ -5,6 +5,7 @@ import t from 'tap'
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
+import { emulatorUpstreamEnv } from '../emulator/service-env.js'
 import type { UpstreamEmulator } from '../emulator/upstream-emulator.js'
 import { CREDS, startEmulator } from './helpers/emulator.js'
 import { eventually } from './helpers/eventually.js'
@@ -23,15 +24,7 @@ function serviceEnv (emulator: UpstreamEmulator, env: Record<string, string>, wi
   return {
     HOST: '127.0.0.1',
     PORT: '0',
-    GLOBAL_WEBRTC_CLIENT_ID: CREDS.global.clientId,
-    GLOBAL_WEBRTC_CLIENT_SECRET: CREDS.global.clientSecret,
-    GLOBAL_WEBRTC_TOKEN_URL: emulator.tokenUrl('global'),
-    ...(withBandwidth && {
-      BANDWIDTH_CLIENT_ID: CREDS.bandwidth.clientId,
-      BANDWIDTH_CLIENT_SECRET: CREDS.bandwidth.clientSecret,
-      BANDWIDTH_TOKEN_URL: emulator.tokenUrl('bandwidth'),
-      DEFAULT_UPSTREAM: 'global'
-    }),
+    ...emulatorUpstreamEnv(emulator, CREDS, { upstreams: withBandwidth ? ['bandwidth', 'global'] : ['global'] }),
     ...env
   }
 }

@@ -3,9 +3,9 @@
 // real fetch, so every test talks to the provider over real HTTP. Only the bandwidth upstream is
 // enabled (the mode needs it; the global one would reach for a host that does not exist).
 import type { Test } from 'tap'
-import { createUpstreamEmulator, DEFAULT_BRTC, type EmulatorOptions, type UpstreamEmulator } from '../../emulator/upstream-emulator.js'
+import { DEFAULT_BRTC, type EmulatorOptions, type UpstreamEmulator } from '../../emulator/upstream-emulator.js'
 import { API_KEY, BANDWIDTH_SECRET, OTHER_KEY, build, type BuildOptions, type Built } from './build.js'
-import { bandwidthToken } from './emulator.js'
+import { bandwidthToken, startEmulator } from './emulator.js'
 import type { Clock } from '../../src/lib/clock.js'
 
 export const ACCOUNT = DEFAULT_BRTC.accountId
@@ -17,13 +17,7 @@ export const BRTC_CLIENT = { clientId: 'bw-client', clientSecret: BANDWIDTH_SECR
 
 /** The emulator, on 127.0.0.1 with the bandwidth credentials BASE_ENV gives the app; closed on teardown. */
 export async function startBrtcEmulator (t: Test, options: EmulatorOptions = {}): Promise<UpstreamEmulator> {
-  const emulator = createUpstreamEmulator({
-    ...options,
-    tenants: { bandwidth: BRTC_CLIENT, ...options.tenants }
-  })
-  await emulator.listen({ host: '127.0.0.1', port: 0 })
-  t.teardown(async () => { await emulator.close() })
-  return emulator
+  return await startEmulator(t, { ...options, tenants: { bandwidth: BRTC_CLIENT, ...options.tenants } })
 }
 
 /** The environment that points the app's bandwidth upstream and the BRTC mode at the emulator. */

@@ -6,7 +6,8 @@
 // quiet after each one. Bodies are read inside the tracked call, so a settled request has no
 // network left to do. `refuse` sends requests to a port nothing listens on (connection refused).
 import type { Test } from 'tap'
-import { createUpstreamEmulator, type Tenant, type UpstreamEmulator } from '../../emulator/upstream-emulator.js'
+import type { Tenant, UpstreamEmulator } from '../../emulator/upstream-emulator.js'
+import { startEmulator } from './emulator.js'
 import { build, BANDWIDTH_SECRET, GLOBAL_SECRET, type Built } from './build.js'
 import { FakeClock, settle } from './fake-clock.js'
 import { closedPort } from './net.js'
@@ -111,9 +112,7 @@ export interface Rig extends Built {
  * before the app starts (its prewarm is the first provider request), e.g. to program a fault.
  */
 export async function rig (t: Test, opts: { env?: Record<string, string>, beforeReady?: (emulator: UpstreamEmulator, wire: Wire) => void } = {}): Promise<Rig> {
-  const emulator = createUpstreamEmulator({ tenants: CLIENTS, logLimit: 100_000 })
-  await emulator.listen({ host: '127.0.0.1', port: 0 })
-  t.teardown(async () => { await emulator.close() })
+  const emulator = await startEmulator(t, { tenants: CLIENTS, logLimit: 100_000 })
   const clock = new FakeClock()
   const wire = createWire(emulator, clock, await closedPort())
   opts.beforeReady?.(emulator, wire)
