@@ -163,7 +163,10 @@ export function serverOptions (config: Config, stream?: pino.DestinationStream):
     // Receiving a request (head and body) takes at most this; a slow or stalled client gets a 408,
     // within a second of it: Node looks for such requests every connectionsCheckingInterval.
     requestTimeout: SHUTDOWN_BUDGET_MS - 1000,
-    http: { connectionsCheckingInterval: 1000 },
+    // requireHostHeader: Node would answer an HTTP/1.1 request without Host itself, with a bare
+    // 400; instead it reaches the app, whose error handler refuses it in the contract's shape
+    // before authentication (src/plugins/error-handler.ts).
+    http: { connectionsCheckingInterval: 1000, requireHostHeader: false },
     // A connection idle mid-request (waiting on the provider or the JWKS) outlives the longest wait.
     connectionTimeout: config.upstreamTimeoutMs + 15_000,
     // Longer than the 60 s idle timeout of common load balancers, so they close first.
@@ -174,7 +177,8 @@ export function serverOptions (config: Config, stream?: pino.DestinationStream):
     // While closing, requests still get the service's own replies (a 503 in the contract's shape).
     return503OnClosing: false,
     // Both answer through the error-handler plugin's decorators (src/plugins/error-handler.ts):
-    // these options are for an instance the app is registered on.
+    // these options are for an instance the app is registered on. The plugin also answers an
+    // unsupported `Expect` and CONNECT on the server, which no option here reaches.
     frameworkErrors (err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
       request.server.replyMalformed(err, request, reply)
     },

@@ -115,7 +115,7 @@ export default fp(async function metrics (fastify) {
   })
   const malformed = new Counter({
     name: 'malformed_requests_total',
-    help: 'Requests refused before routing, by reason (bad_url, header_overflow, bad_request, timeout).',
+    help: 'Requests refused before routing, by reason (bad_url, header_overflow, bad_request, timeout, missing_host, expectation_failed, connect).',
     labelNames: ['reason'] as const,
     registers
   })

@@ -1,13 +1,73 @@
-// Fuzz over a real socket: the app listening on 127.0.0.1, sent raw HTTP/1.1 bytes that inject()
-// cannot express: request targets starting with `//` or `/\`, absolute-form and `*` targets, raw
+// Over a real socket: the app listening on 127.0.0.1, sent raw HTTP/1.1 bytes that inject()
+// cannot express. First the requests Node's HTTP layer would answer itself, bare (no Host, an
+// `Expect` other than 100-continue, CONNECT): each gets the contract's reply on both listeners.
+// Then a fuzz: request targets starting with `//` or `/\`, absolute-form and `*` targets, raw
 // non-ASCII bytes, oversized header blocks, malformed header lines and repeated credential
 // headers. Node's parser refuses some (400/431), Fastify routes the rest. Properties: never a 5xx,
 // never a token without a valid credential, and the server keeps serving. FUZZ_RUNS scales it
 // (default 250 cases here: an eighth of FUZZ_RUNS); FUZZ_SEED replays a run.
 import t from 'tap'
 import fc from 'fast-check'
+import { once } from 'node:events'
+import { STATUS_CODES } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { API_KEY, OTHER_KEY, build } from '../helpers/build.js'
 import { exchange } from '../helpers/net.js'
+import { parsedLogs, sample } from '../helpers/output.js'
+
+t.test('what Node would answer itself, bare, gets the contract reply on both listeners; never a token', async (t) => {
+  const { app, logs } = await build(t, { env: { LOG_LEVEL: 'info', METRICS_PORT: '9464' }, noReady: true })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const listener = app.metricsListener
+  if (listener === null) throw new Error('no listener with METRICS_PORT set')
+  listener.listen(0, '127.0.0.1')
+  await once(listener, 'listening')
+  const ports = { api: (app.server.address() as AddressInfo).port, metrics: (listener.address() as AddressInfo).port }
+  const key = `X-API-Key: ${API_KEY}\r\n`
+  const cases: Array<{ name: string, bytes: string, status: number, reason: string, message: string }> = [
+    { name: 'no Host (HTTP/1.1)', bytes: `GET /token/webrtc HTTP/1.1\r\n${key}\r\n`, status: 400, reason: 'missing_host', message: 'Missing Host header' },
+    { name: 'Expect: foo', bytes: `GET /token/webrtc HTTP/1.1\r\nHost: 127.0.0.1\r\n${key}Expect: foo\r\n\r\n`, status: 417, reason: 'expectation_failed', message: 'Only the 100-continue expectation is supported' },
+    { name: 'CONNECT', bytes: `CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n${key}\r\n`, status: 405, reason: 'connect', message: 'CONNECT is not supported: this service is not a proxy' }
+  ]
+  const malformed = async (reason: string) => sample(await app.metrics.registry.metrics(), `malformed_requests_total{reason="${reason}"}`) ?? 0
+  for (const [where, port] of Object.entries(ports)) {
+    for (const { bytes, status, reason, message, ...c } of cases) {
+      const name = `${where} port, ${c.name}`
+      const before = await malformed(reason)
+      const answer = await exchange(port, bytes)
+      const [head = '', body = ''] = answer.split('\r\n\r\n')
+      t.match(head, new RegExp(`^HTTP/1\\.1 ${status} `), `${name}: ${status}`)
+      t.same(jsonOrText(body), { statusCode: status, code: 'BAD_REQUEST', error: STATUS_CODES[status], message }, `${name}: the contract's error shape`)
+      t.match(head, /^x-content-type-options: nosniff$/im, `${name}: the security headers`)
+      t.match(head, /^content-security-policy: default-src 'none'/im)
+      const id = /^x-request-id: ([0-9a-f-]{36})$/im.exec(head)?.[1]
+      t.ok(id, `${name}: a request id`)
+      t.notMatch(answer, API_KEY.slice(0, 12), `${name}: nothing of the request echoed`)
+      t.notMatch(answer, 'access_token', `${name}: no token for a valid key`)
+      t.ok(parsedLogs(logs).some((l) => l.reqId === id && l.status === status), `${name}: its log line`)
+      t.equal(await malformed(reason), before + 1, `${name}: counted as ${reason}`)
+    }
+  }
+  t.notOk(sample(await app.metrics.registry.metrics(), 'token_requests_total{upstream="global",outcome="served"}'), 'no token was handed out')
+
+  // The unrefused neighbours still work: HTTP/1.0, with or without a Host (which it does not
+  // require), and Expect: 100-continue.
+  const http10 = await exchange(ports.api, `GET /token/webrtc HTTP/1.0\r\nHost: 127.0.0.1\r\n${key}\r\n`)
+  t.match(http10, /^HTTP\/1\.1 200 [^]*"access_token"/, 'HTTP/1.0 with a Host is served')
+  const hostless10 = await exchange(ports.api, 'GET /healthz HTTP/1.0\r\n\r\n')
+  t.match(hostless10, /^HTTP\/1\.1 200 /, 'HTTP/1.0 without a Host is served (a load balancer\'s health check)')
+  const continued = await exchange(ports.api, `GET /token/webrtc HTTP/1.1\r\nHost: 127.0.0.1\r\n${key}Expect: 100-continue\r\nConnection: close\r\n\r\n`)
+  t.match(continued, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 [^]*"access_token"/, 'Expect: 100-continue is served')
+})
+
+/** A reply body as JSON, or as the text it is (Node's bare replies have none), so the assertion says what came. */
+function jsonOrText (body: string): unknown {
+  try {
+    return JSON.parse(body)
+  } catch {
+    return body
+  }
+}
 
 const RUNS = Math.max(50, Math.round(Number(process.env.FUZZ_RUNS ?? 2000) / 8))
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED)
