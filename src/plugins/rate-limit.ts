@@ -22,7 +22,10 @@ export interface Limits {
    * this replica has refused the address for using up its budget in the current window.
    */
   refusedAddress (request: FastifyRequest): AppError | undefined
-  /** Counts one failed authentication of the address; the 429 to answer when that exceeds the budget. */
+  /**
+   * Counts one failed authentication of the address; the 429 to answer when that exceeds the
+   * budget. The failure that uses the budget up marks the address refused (refusedAddress).
+   */
   countFailure (request: FastifyRequest): Promise<AppError | undefined>
 }
 
@@ -79,12 +82,18 @@ export default fp(async function rateLimitPlugin (fastify) {
     },
     refusedAddress (request) {
       if (refused.size === 0) return undefined
-      const ttl = refused.getRemainingTTL(addressKey(request))
+      // lru-cache reads its clock coarsely, so a remaining TTL can exceed the window by a fraction
+      // of a millisecond, which Retry-After would round up to a second more than the window.
+      const ttl = Math.min(refused.getRemainingTTL(addressKey(request)), windowMs)
       return ttl > 0 ? rateLimited(ttl, max) : undefined
     },
     async countFailure (request) {
       const result = await byAddress(request)
-      return !result.isAllowed && result.isExceeded ? refuse(request, result.ttl) : undefined
+      if (result.isAllowed || result.remaining > 0) return undefined
+      // The budget is used up: this failure gets its 401 if it was within the budget, and from the
+      // next attempt on the address is refused before any credential is looked at.
+      const refusal = refuse(request, result.ttl)
+      return result.isExceeded ? refusal : undefined
     }
   } satisfies Limits)
 }, { name: 'rate-limit', fastify: '5.x', dependencies: ['config', 'redis'] })

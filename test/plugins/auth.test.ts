@@ -201,3 +201,24 @@ t.test('an address out of budget gets the same 429 for a right API key as for a 
   const elsewhere = await app.inject({ url: '/token/webrtc', headers: { 'x-api-key': ALICE_KEY }, remoteAddress: '10.1.2.3' })
   t.equal(elsewhere.statusCode, 200, 'the key still works from another address')
 })
+
+t.test('the attempt right after the failure that uses the budget up is refused, right key or cached JWT alike', async (t) => {
+  const idp = await createTestJwks()
+  t.teardown(async () => { await idp.close() })
+  const { app } = await build(t, {
+    env: { RATE_LIMIT_MAX: '3', API_KEYS: `alice:${ALICE_KEY}`, AUTH_JWKS_URL: idp.jwksUrl.href, AUTH_ISSUER: idp.issuer, AUTH_AUDIENCE: idp.audience },
+    auth: { customFetch: idp.fetch }
+  })
+  const from = (remoteAddress: string) => async (headers: Record<string, string>): Promise<number> =>
+    (await app.inject({ url: '/token/webrtc', headers, remoteAddress })).statusCode
+  const wrong = { 'x-api-key': 'w'.repeat(40) }
+  const guess = from('10.9.9.1')
+  t.same([await guess(wrong), await guess(wrong), await guess(wrong)], [401, 401, 401], 'three failures, each within the budget')
+  t.equal(await guess({ 'x-api-key': ALICE_KEY }), 429, 'a fourth guess learns nothing, even when it is right')
+
+  const cachedJwt = { authorization: `Bearer ${await idp.sign({ sub: 'carol' })}` }
+  const other = from('10.9.9.2')
+  t.equal(await other(cachedJwt), 200, 'verified, and now cached')
+  t.same([await other(wrong), await other(wrong), await other(wrong)], [401, 401, 401])
+  t.equal(await other(cachedJwt), 429, 'a cached JWT gets the same 429 as an uncached one')
+})
