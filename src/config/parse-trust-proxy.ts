@@ -1,6 +1,9 @@
 // Parses TRUST_PROXY into what Fastify's `trustProxy` accepts: a boolean, a hop count, or a
 // list of proxy addresses/CIDR ranges. Trusting X-Forwarded-* from anywhere lets any client
-// pick the IP it is rate-limited by, so anything unrecognised is an error, not a guess.
+// pick the IP it is rate-limited by, so anything unrecognised is an error, not a guess. Each
+// range is also compiled by @fastify/proxy-addr, which Fastify compiles it with, so what passes
+// here cannot fail at startup.
+import { compile } from '@fastify/proxy-addr'
 import { isIP } from 'node:net'
 import type { TrustProxy } from './types.js'
 
@@ -16,7 +19,9 @@ export function parseTrustProxy (value: string, label: string, problems: string[
   const ranges = value.split(',').map(part => part.trim()).filter(part => part !== '')
   if (ranges.length === 0) problems.push(`${label}: contains no addresses`)
   ranges.forEach((range, index) => {
-    if (!isAddressOrCidr(range)) {
+    if (/^0+$/.test(range.split('/')[1] ?? '1')) {
+      problems.push(`${label}: entry ${index + 1} has a /0 prefix, which would trust every address (TRUST_PROXY=true says that)`)
+    } else if (!isAddressOrCidr(range)) {
       problems.push(`${label}: entry ${index + 1} is not an IP address or CIDR range ` +
         '(TRUST_PROXY must be true, false, a hop count, or comma-separated IP addresses/CIDR ranges)')
     }
@@ -28,6 +33,11 @@ function isAddressOrCidr (range: string): boolean {
   const [address = '', prefix, extra] = range.split('/')
   const family = isIP(address)
   if (family === 0 || extra !== undefined) return false
-  if (prefix === undefined) return true
-  return PREFIX_LENGTH.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128)
+  if (prefix !== undefined && !(PREFIX_LENGTH.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128))) return false
+  try {
+    compile([range])
+  } catch {
+    return false
+  }
+  return true
 }

@@ -54,9 +54,10 @@ t.test('TRUST_PROXY: booleans and hop counts', async t => {
 t.test('TRUST_PROXY: IP addresses and CIDR ranges', async t => {
   const trust = (value: string) => loadConfig({ ...MINIMAL, TRUST_PROXY: value }).trustProxy
   t.same(trust('10.0.0.1'), ['10.0.0.1'])
-  t.same(trust('10.0.0.0/8, 192.168.1.1/32,::1, fd00::/8,2001:db8::/128,0.0.0.0/0,'), [
-    '10.0.0.0/8', '192.168.1.1/32', '::1', 'fd00::/8', '2001:db8::/128', '0.0.0.0/0',
+  t.same(trust('10.0.0.0/8, 192.168.1.1/32,::1, fd00::/8,2001:db8::/128,0.0.0.0/1,'), [
+    '10.0.0.0/8', '192.168.1.1/32', '::1', 'fd00::/8', '2001:db8::/128', '0.0.0.0/1',
   ])
+  t.same(problems({ ...MINIMAL, TRUST_PROXY: '0.0.0.0/0' }), ['TRUST_PROXY: entry 1 has a /0 prefix, which would trust every address (TRUST_PROXY=true says that)'], 'a /0 range is refused, not a crash when Fastify compiles it')
 })
 
 t.test('TRUST_PROXY: anything else is refused, entry by entry', async t => {
