@@ -63,9 +63,9 @@ export function appError (statusCode: number, code: ErrorCode, message: string, 
   })
 }
 
-/** Whole seconds for `Retry-After`: at least 1, at most 60 (the contract's ceiling). */
+/** Whole seconds for `Retry-After`: at least 1, at most 60 (the contract's ceiling); 1 for a wait that is not a number. */
 export function retryAfterSeconds (ms: number): number {
-  return Math.min(60, Math.max(1, Math.ceil(ms / 1000)))
+  return Number.isNaN(ms) ? 1 : Math.min(60, Math.max(1, Math.ceil(ms / 1000)))
 }
 
 /** 400: an upstream (asked for, or the default) that is unknown or not handed out here. */

@@ -100,6 +100,7 @@ t.test('retryAfterSeconds: whole seconds, rounded up, at least 1 and at most 60'
   t.equal(retryAfterSeconds(60_001), 60)
   t.equal(retryAfterSeconds(Number.MAX_SAFE_INTEGER), 60)
   t.equal(retryAfterSeconds(Infinity), 60)
+  t.equal(retryAfterSeconds(Number.NaN), 1, 'a wait that is not a number: the shortest')
   t.doesNotThrow(() => {
     fc.assert(fc.property(fc.integer({ min: -1e9, max: 1e9 }), (ms) => {
       const s = retryAfterSeconds(ms)
