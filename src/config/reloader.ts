@@ -93,7 +93,9 @@ export class ConfigReloader extends EventEmitter<{ reloaded: [Config, FileVariab
    */
   async check (): Promise<ReloadResult> {
     if (this.#checking === undefined) return await this.#run()
-    this.#next ??= this.#checking.then(async () => {
+    // After the running one however it ends (a check never rejects on bad input; a bug must not
+    // leave later checks waiting on its rejection).
+    this.#next ??= this.#checking.catch(() => {}).then(async () => {
       this.#next = undefined
       return await this.#run()
     })

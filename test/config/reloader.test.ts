@@ -268,3 +268,20 @@ t.test('a file that changes during the wait for another is not taken without its
   t.same(s.reloader.config.apiKeys.map((k) => k.name), ['alice'])
   t.same(await s.check(), { outcome: 'unchanged' })
 })
+
+t.test('a check that rejects (a listener threw) does not hold back the one asked for after it', async (t) => {
+  const s = setup(t, { BANDWIDTH_CLIENT_SECRET: SECRET_1, API_KEYS: `alice:${KEY_A}` })
+  let broken = true
+  s.reloader.prependListener('reloaded', () => {
+    if (!broken) return
+    broken = false
+    throw new Error('a listener bug')
+  })
+  writeFileSync(join(s.dir, 'API_KEYS'), `bob:${KEY_B}`)
+  const first = s.reloader.check().then(() => 'resolved', (err: Error) => err.message)
+  const second = s.reloader.check()
+  await s.clock.advanceAsync(100)
+  t.equal(await first, 'a listener bug', 'the first check rejected')
+  t.same(await second, { outcome: 'unchanged' }, 'the next check ran, and found the change taken')
+  t.same(s.reloader.config.apiKeys.map((k) => k.name), ['bob'])
+})
