@@ -71,7 +71,8 @@ t.test('a 429 on delete: paused for its Retry-After on the clock, then resumed',
   const ids = [await createDirectly(emulator, { tag: 'wts1.a' }), await createDirectly(emulator, { tag: 'wts1.b' })]
   emulator.setFault('brtc', { kind: 'status', status: 429, retryAfter: '12', operation: 'delete' })
   const run = new Sweeper({ api, clock, intervalMs: 60_000 }).runOnce()
-  await eventually(async () => { await settle(); return clock.pendingTimers() === 1 && clock.nextTimerIn() === 12_000 }, 'waiting out the Retry-After')
+  // Two timers: the Retry-After's, and the end of the sweep's interval after it.
+  await eventually(async () => { await settle(); return clock.pendingTimers() === 2 && clock.nextTimerIn() === 12_000 }, 'waiting out the Retry-After')
   t.equal(emulator.brtcRequests().filter((r) => r.operation === 'delete').length, 1)
   emulator.setFault('brtc', null)
   clock.advance(12_000)
