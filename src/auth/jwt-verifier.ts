@@ -134,6 +134,7 @@ export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
   let failedAt = -Infinity
   const getKey: JWTVerifyGetKey = async (header, token) => {
     const coolingDown = now() - failedAt < JWKS_FAILURE_COOLDOWN_MS
+    const began = generation
     const resolve = coolingDown ? heldKeys : jwks.getKey
     if (resolve === undefined) throw new KeyLookupError('jwks_unavailable')
     try {
@@ -141,7 +142,8 @@ export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
     } catch (err) {
       const reason = keyLookupReason(err)
       if (coolingDown) throw new KeyLookupError(reason === 'unknown_kid' ? 'jwks_unavailable' : reason)
-      if (reason === 'jwks_unavailable') {
+      // A fetch of the key set reset() replaced says nothing of the new one: no cool-down for it.
+      if (reason === 'jwks_unavailable' && began === generation) {
         // Concurrent verifications share jose's one fetch, so they fail together: warn once.
         if (now() - failedAt >= JWKS_FAILURE_COOLDOWN_MS) {
           log.warn({ reason, errorClass: logSafeCode(err), retryInSeconds: JWKS_FAILURE_COOLDOWN_MS / 1000 }, 'cannot verify JWTs: JWKS unavailable')
@@ -201,6 +203,8 @@ export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
         requiredClaims: ['exp', 'sub']
       }))
     } catch (err) {
+      // Failed against the key set reset() replaced meanwhile: check again, against the new one.
+      if (began !== generation) return await verify(jwt)
       // Never attach `err`: jose's claim errors carry the token's payload.
       throw new JwtVerificationError(failureReason(err))
     }

@@ -9,6 +9,8 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { JWKS_CACHE_MAX_AGE_MS, JWKS_COOLDOWN_MS, JWKS_FAILURE_COOLDOWN_MS, JWKS_TIMEOUT_MS } from '../../src/auth/jwt-verifier.js'
 import type { JwtVerifierOptions } from '../../src/auth/jwt-verifier.js'
+import { eventually } from '../helpers/eventually.js'
+import { deferred } from '../helpers/fake-provider.js'
 import { createTestJwks, reasonOf, verifierFor } from '../helpers/jwks.js'
 
 let clockMs = Date.UTC(2026, 10, 22, 10, 0, 0)
@@ -96,6 +98,26 @@ t.test('while a failed refetch cools down, the keys already held still verify; o
   advance(t, JWKS_CACHE_MAX_AGE_MS)
   t.same(await verifier.verify(await idp.sign({ sub: 'later' })), { sub: 'later' }, 'once the cool-down is over, the JWKS is fetched again')
   t.equal(idp.fetchCount, fetches + 1)
+})
+
+t.test('a fetch that fails after reset() (SIGHUP) puts no cool-down on the new key set', async t => {
+  const idp = await createTestJwks({ now: clock })
+  t.teardown(() => idp.close())
+  const hung = deferred<Response>()
+  let fetches = 0
+  const verifier = verifierFor(idp, {
+    async customFetch (...args) {
+      if (fetches++ === 0) return await hung.promise
+      return await idp.fetch(...args)
+    }
+  })
+  const jwt = await idp.sign({ sub: 'after' })
+  const inFlight = verifier.verify(jwt)
+  await eventually(() => fetches > 0, 'the first fetch started')
+  verifier.reset()
+  hung.reject(new TypeError('fetch failed'))
+  t.same(await inFlight, { sub: 'after' }, 'the verification in flight is checked again against the new key set')
+  t.same(await verifier.verify(await idp.sign({ sub: 'next' })), { sub: 'next' }, 'and the new set is in no cool-down')
 })
 
 t.test('JWKS unavailable → 401 with reason jwks_unavailable, and recovery once it is back', async t => {
