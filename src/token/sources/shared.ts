@@ -136,6 +136,10 @@ export class SharedSource implements TokenSource {
 
   async #fetchAndShare (keys: Keys, last: UpstreamToken | undefined, signal: AbortSignal): Promise<UpstreamToken> {
     const token = await this.#inner.fetch(last, signal)
+    // A reload during the fetch may have changed the credentials it was made with (the provider
+    // retries a refused request with the new ones): such a token is served here, not shared under
+    // either entry, which could name the wrong client.
+    if (await this.#currentKeys() !== keys) return token
     await this.#write(keys, token).catch((err: unknown) => { this.#redisFailed(err, 'write') })
     return token
   }

@@ -418,6 +418,23 @@ t.test('a rotated secret, read at each fetch, moves to a new entry', { skip }, a
   t.equal(await started.entryKey(), byId, 'the entry a replica started with that id uses')
 })
 
+t.test('credentials changed during the fetch: the token is served, and shared under neither entry', { skip }, async (t) => {
+  const { redis, replica } = await setup(t)
+  const a = await replica()
+  const oldKey = await a.entryKey()
+  a.inner.respond = () => {
+    // A reload lands while the provider request is in flight.
+    a.config.clientSecret = new Secret('the-next-client-secret')
+    return token(a.clock)
+  }
+  const served = await a.fetch()
+  t.equal(a.inner.calls, 1)
+  t.match(served.accessToken.reveal(), /^tok-/, 'the caller gets its token')
+  const newKey = await a.entryKey()
+  t.equal(await redis.exists(oldKey), 0, 'not under the entry of the credentials it was asked with')
+  t.equal(await redis.exists(newKey), 0, 'nor under the new one, which may not be what made it')
+})
+
 t.test('an undecryptable or tampered entry is a miss, logged once at debug, never an error', { skip }, async (t) => {
   const { redis, replica } = await setup(t)
   const a = await replica()
