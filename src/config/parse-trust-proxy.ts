@@ -19,8 +19,8 @@ export function parseTrustProxy (value: string, label: string, problems: string[
   const ranges = value.split(',').map(part => part.trim()).filter(part => part !== '')
   if (ranges.length === 0) problems.push(`${label}: contains no addresses`)
   ranges.forEach((range, index) => {
-    if (/^0+$/.test(range.split('/')[1] ?? '1')) {
-      problems.push(`${label}: entry ${index + 1} has a /0 prefix, which would trust every address (TRUST_PROXY=true says that)`)
+    if (/^0+$/.test(range.split('/')[1] ?? '1') || (isAddressOrCidr(range) && trustsEveryAddress(range))) {
+      problems.push(`${label}: entry ${index + 1} trusts every address of its family (a /0, or ::ffff:0:0/96 for IPv4); TRUST_PROXY=true says that`)
     } else if (!isAddressOrCidr(range)) {
       problems.push(`${label}: entry ${index + 1} is not an IP address or CIDR range ` +
         '(TRUST_PROXY must be true, false, a hop count, or comma-separated IP addresses/CIDR ranges)')
@@ -40,4 +40,13 @@ function isAddressOrCidr (range: string): boolean {
     return false
   }
   return true
+}
+
+/**
+ * Whether the range trusts every IPv4 or every IPv6 peer, as proxy-addr matches them: an IPv4
+ * peer is also matched against IPv4-mapped IPv6 ranges, so `::ffff:0.0.0.0/96` trusts them all.
+ */
+function trustsEveryAddress (range: string): boolean {
+  const trust = compile([range])
+  return (trust('0.0.0.1', 0) && trust('255.255.255.254', 0)) || (trust('::1', 0) && trust('ffff:ffff::1', 0))
 }

@@ -52,11 +52,11 @@ t.test('prefix lengths: 1 to 32 for IPv4, 1 to 128 for IPv6', async (t) => {
   }
 })
 
-t.test('a /0 prefix is a problem that says what it would mean; what passes, Fastify compiles', async (t) => {
-  for (const range of ['10.0.0.0/0', '::/0', '0.0.0.0/000']) {
-    t.same(parse(`10.1.2.3, ${range}`).problems, ['TRUST_PROXY: entry 2 has a /0 prefix, which would trust every address (TRUST_PROXY=true says that)'], range)
+t.test('a range that trusts every IPv4 or IPv6 peer is a problem that says so; what passes, Fastify compiles', async (t) => {
+  for (const range of ['10.0.0.0/0', '::/0', '0.0.0.0/000', '::ffff:0.0.0.0/96', '::ffff:0:0/96']) {
+    t.same(parse(`10.1.2.3, ${range}`).problems, ['TRUST_PROXY: entry 2 trusts every address of its family (a /0, or ::ffff:0:0/96 for IPv4); TRUST_PROXY=true says that'], range)
   }
-  const accepted = ['10.0.0.0/8', '10.0.0.1', '2001:db8::/32', '::ffff:10.0.0.1', '::ffff:10.0.0.0/104']
+  const accepted = ['10.0.0.0/8', '10.0.0.1', '2001:db8::/32', '::ffff:10.0.0.1', '::ffff:10.0.0.0/104', '::ffff:0.0.0.0/97', '0.0.0.0/1', '::/1', '::/80']
   const { value, problems } = parse(accepted.join(','))
   t.same(problems, [])
   t.doesNotThrow(() => compile(value as string[]), 'as Fastify compiles TRUST_PROXY')
