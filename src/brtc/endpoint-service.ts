@@ -70,6 +70,8 @@ export class EndpointService {
   readonly #log: Logger
   /** The credentials-rejected line is written once until the provider accepts them again. */
   #rejectionLogged = false
+  /** Creates in flight here, per owner tag: an endpoint one of them made may not be confirmed yet. */
+  readonly #creating = new Map<string, number>()
 
   constructor (opts: EndpointServiceOptions) {
     this.maxPerCaller = opts.maxPerCaller
@@ -94,6 +96,7 @@ export class EndpointService {
     }
     // Until confirmed, or reconciled after a lost answer.
     let settled = false
+    this.#creating.set(owner.tag, (this.#creating.get(owner.tag) ?? 0) + 1)
     try {
       const endpoint = await this.#call(async () => {
         try {
@@ -122,18 +125,27 @@ export class EndpointService {
         tokenSha256: fingerprint(endpoint.token)
       }
     } finally {
+      const creating = (this.#creating.get(owner.tag) ?? 1) - 1
+      if (creating > 0) this.#creating.set(owner.tag, creating)
+      else this.#creating.delete(owner.tag)
       if (!settled) await this.#caps.cancel(reservation)
     }
   }
 
   /**
    * After a create whose answer was lost: a live endpoint of the owner's that the cap does not hold
-   * is the one it made, and takes the reserved slot; none frees it. When the list fails too, the
-   * reservation frees itself after its time.
+   * is the one it made, and takes the reserved slot; none frees it. When that cannot be told (the
+   * list fails, or another create of the owner is in flight here, whose endpoint may be listed
+   * before it is confirmed), the reservation frees itself after its time.
    */
   async #reconcile (owner: Owner, reservation: Reservation): Promise<void> {
     try {
-      for (const endpoint of await this.list(owner)) {
+      const listed = await this.list(owner)
+      if ((this.#creating.get(owner.tag) ?? 0) > 1) {
+        this.#log.debug({}, 'brtc: a create whose answer was lost has company in flight; its slot frees itself')
+        return
+      }
+      for (const endpoint of listed) {
         if (await this.#caps.holds(owner.tags, endpoint.endpointId)) continue
         await this.#caps.confirm(reservation, endpoint.endpointId, Date.parse(endpoint.expiresAt))
         this.#log.warn({ endpointId: endpoint.endpointId }, 'brtc: a create whose answer was lost made an endpoint; it counts toward its caller\'s cap')

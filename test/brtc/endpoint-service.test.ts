@@ -13,6 +13,7 @@ import { AppError, upstreamUnavailable } from '../../src/lib/errors.js'
 import { Secret } from '../../src/lib/secret.js'
 import { FakeClock } from '../helpers/fake-clock.js'
 import { captureLogger } from '../helpers/capture-logger.js'
+import { deferred } from '../helpers/fake-provider.js'
 import { rejection } from '../helpers/rejection.js'
 
 const HOUR = 3_600_000
@@ -131,6 +132,30 @@ t.test('a create whose answer was lost: the endpoint it made takes its slot; if 
   t.equal((await appError(service.create(owner))).code, 'ENDPOINT_LIMIT', 'unknown: the slot is kept')
   clock.advance(15_000)
   t.equal((await appError(service.create(owner))).code, 'UPSTREAM_UNAVAILABLE', 'until the reservation frees itself')
+})
+
+t.test('a lost answer beside another create of the owner in flight: no endpoint is claimed, so none is counted twice', async (t) => {
+  const made: BrtcEndpoint[] = []
+  const release = deferred()
+  let n = 0
+  const { service, clock, caps } = setup({
+    async create ({ tag }) {
+      const endpoint = { endpointId: `e-${++n}`, status: 'DISCONNECTED', expiresAtMs: clock.wall() + HOUR, tag }
+      made.push(endpoint)
+      // The first create's answer is slow; the second's is lost.
+      if (n === 1) await release.promise
+      else throw new BrtcApiError('create', 'timeout', 'no complete response')
+      return { ...endpoint, token: new Secret(TOKEN) }
+    },
+    async listPage () { return { endpoints: made, nextCursor: undefined } }
+  }, 2)
+  const owner = await service.owner(callerOf('api_key', 'web'))
+  const slow = service.create(owner)
+  t.equal((await appError(service.create(owner))).statusCode, 503, 'the lost one')
+  t.notOk(await caps.holds(owner.tags, 'e-1'), 'the slow create\'s endpoint was not claimed')
+  release.resolve()
+  t.equal((await slow).endpointId, 'e-1')
+  t.equal((await appError(service.create(owner))).code, 'ENDPOINT_LIMIT', 'two endpoints, two slots: the lost one\'s is still reserved')
 })
 
 t.test('provider failures become the service\'s errors', async (t) => {
