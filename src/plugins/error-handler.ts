@@ -163,7 +163,10 @@ export default fp(async function errorHandler (fastify) {
       // would make the close a reset, which can cost the client the reply.
       socket.resume()
       const reply = refused(CONNECT_REFUSED, { method: 'CONNECT', code: 'CONNECT_REFUSED', remoteAddress: req.socket.remoteAddress }, 'request refused before routing')
-      writeRaw(socket, CONNECT_REFUSED.status, { ...reply, headers: { ...reply.headers, allow: '' } })
+      // After the replies to requests sent ahead of it on the connection, in their order.
+      fastify.lifecycle.whenIdle(req.socket, () => {
+        writeRaw(socket, CONNECT_REFUSED.status, { ...reply, headers: { ...reply.headers, allow: '' } })
+      })
     })
   })
   fastify.refuseUnsupported(fastify.server)
@@ -182,4 +185,4 @@ export default fp(async function errorHandler (fastify) {
     reply.code(MISSING_HOST.status).header('cache-control', 'no-store').header('connection', 'close')
       .send(errorBody(MISSING_HOST.status, 'BAD_REQUEST', MISSING_HOST.message))
   })
-}, { name: 'error-handler', fastify: '5.x', dependencies: ['security', 'metrics', 'request-log'] })
+}, { name: 'error-handler', fastify: '5.x', dependencies: ['lifecycle', 'security', 'metrics', 'request-log'] })

@@ -27,7 +27,8 @@ export const SLOW_BODY_MS = 5000
 const kServing = Symbol('serving')
 const kRequest = Symbol('request')
 const kServer = Symbol('server')
-type TrackedSocket = Socket & { [kServing]?: number, [kRequest]?: IncomingMessage, [kServer]?: Server }
+const kIdle = Symbol('idle')
+type TrackedSocket = Socket & { [kServing]?: number, [kRequest]?: IncomingMessage, [kServer]?: Server, [kIdle]?: Array<() => void> }
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -37,12 +38,14 @@ declare module 'fastify' {
       drain: () => void
       /** Tracks the connections of another server this app answers (the METRICS_PORT listener) too. */
       track: (server: Server) => void
+      /** Calls `fn` once the connection serves no request: at once, or when its last response is sent. */
+      whenIdle: (socket: Socket, fn: () => void) => void
     }
   }
 }
 
 export default fp(async function lifecycle (fastify) {
-  const state = { draining: false, drain, track }
+  const state = { draining: false, drain, track, whenIdle }
   fastify.decorate('lifecycle', state)
   /** Open connections. */
   const connections = new Set<TrackedSocket>()
@@ -55,6 +58,10 @@ export default fp(async function lifecycle (fastify) {
       socket.once('close', () => { connections.delete(socket) })
     })
   }
+  function whenIdle (socket: TrackedSocket, fn: () => void): void {
+    if ((socket[kServing] ?? 0) === 0) fn()
+    else (socket[kIdle] ??= []).push(fn)
+  }
   track(fastify.server)
   fastify.addHook('onRequest', function trackRequest (request, reply, done) {
     const socket: TrackedSocket = request.raw.socket
@@ -65,7 +72,11 @@ export default fp(async function lifecycle (fastify) {
   })
   fastify.addHook('onResponse', function untrackRequest (request, _reply, done) {
     const socket: TrackedSocket = request.raw.socket
-    if (socket[kServing] !== undefined) socket[kServing]--
+    if (socket[kServing] !== undefined && --socket[kServing] === 0 && socket[kIdle] !== undefined) {
+      const waiting = socket[kIdle]
+      socket[kIdle] = undefined
+      for (const fn of waiting) fn()
+    }
     done()
   })
 

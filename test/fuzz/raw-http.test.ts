@@ -56,6 +56,9 @@ t.test('what Node would answer itself, bare, gets the contract reply on both lis
   t.match(http10, /^HTTP\/1\.1 200 [^]*"access_token"/, 'HTTP/1.0 with a Host is served')
   const hostless10 = await exchange(ports.api, 'GET /healthz HTTP/1.0\r\n\r\n')
   t.match(hostless10, /^HTTP\/1\.1 200 /, 'HTTP/1.0 without a Host is served (a load balancer\'s health check)')
+  // A CONNECT pipelined behind a request is answered after it, so each reply meets its request.
+  const pipelined = await exchange(ports.api, `GET /token/webrtc HTTP/1.1\r\nHost: 127.0.0.1\r\n${key}\r\nCONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n`)
+  t.match(pipelined, /^HTTP\/1\.1 200 [^]*"access_token"[^]*HTTP\/1\.1 405 /, 'the request\'s 200, then the CONNECT\'s 405')
   const continued = await exchange(ports.api, `GET /token/webrtc HTTP/1.1\r\nHost: 127.0.0.1\r\n${key}Expect: 100-continue\r\nConnection: close\r\n\r\n`)
   t.match(continued, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 [^]*"access_token"/, 'Expect: 100-continue is served')
 })
