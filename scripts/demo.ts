@@ -122,7 +122,8 @@ process.stdout.write([
   '',
   `  ${page.url}`,
   '',
-  `Each caller may make ${Number(rateLimit).toLocaleString('en-US')} requests a minute here, so a load generator gets only 200s`,
+  `Each caller may make ${Number(rateLimit).toLocaleString('en-US')} requests a minute here` +
+    (rateLimit === DEMO_RATE_LIMIT ? ', so a load generator gets only 200s' : '; past that it gets 429 with Retry-After'),
   '(the service\'s default is 60; npm run demo -- --rate-limit 60 shows it).',
   '',
   'Press Ctrl+C to stop.',

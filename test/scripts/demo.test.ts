@@ -43,7 +43,7 @@ t.test('npm run demo prints a curl line that returns a token', async (t) => {
   t.equal((await bw.json() as { code: string }).code, 'UNKNOWN_UPSTREAM')
 
   // Past the service's default of 60 a minute: a load generator gets only 200s from the demo.
-  t.match(demo.stdout(), 'Each caller may make 1,000,000 requests a minute here')
+  t.match(demo.stdout(), 'Each caller may make 1,000,000 requests a minute here, so a load generator gets only 200s')
   const statuses = new Set<number>()
   for (let i = 0; i < 60; i++) {
     const more = await fetch(url, { headers: { 'x-api-key': key } })
@@ -57,7 +57,7 @@ t.test('npm run demo prints a curl line that returns a token', async (t) => {
 
 t.test('--rate-limit sets the per-caller limit', async (t) => {
   const demo = await startDemo(t, ['--rate-limit', '2'])
-  t.match(demo.stdout(), 'Each caller may make 2 requests a minute here')
+  t.match(demo.stdout(), 'Each caller may make 2 requests a minute here; past that it gets 429 with Retry-After')
   const statuses: number[] = []
   for (let i = 0; i < 3; i++) {
     const res = await fetch(demo.url, { headers: { 'x-api-key': demo.key } })
