@@ -198,8 +198,8 @@ docs = {d['kind']: d for d in yaml.safe_load_all(open(sys.argv[1])) if d}
 problems = []
 def check(ok, what):
     if not ok: problems.append(what)
-check(set(docs) == {'Deployment', 'Service'}, 'a Deployment and a Service')
-dep, svc = docs['Deployment'], docs['Service']
+check(set(docs) == {'Deployment', 'Service', 'PodDisruptionBudget', 'NetworkPolicy'}, 'a Deployment, a Service, a PodDisruptionBudget and a NetworkPolicy')
+dep, svc, pdb, netpol = docs['Deployment'], docs['Service'], docs['PodDisruptionBudget'], docs['NetworkPolicy']
 pod = dep['spec']['template']['spec']
 c = pod['containers'][0]
 labels = dep['spec']['template']['metadata']['labels']
@@ -231,10 +231,16 @@ check(pod.get('terminationGracePeriodSeconds', 30) > wait + 10, 'grace period lo
 env = {e['name']: e.get('value') for e in c.get('env', [])}
 check(env.get('METRICS_PORT') is not None and ports.get('metrics') == int(env['METRICS_PORT']), 'METRICS_PORT on the container port metrics')
 check(all(p['targetPort'] in ('http', 8080) for p in svc['spec']['ports']), 'the Service does not expose the metrics port')
+check(pdb['spec']['selector']['matchLabels'].items() <= labels.items() and pdb['spec'].get('minAvailable') == 1, 'the PodDisruptionBudget keeps one pod of the Deployment up')
+check(dep['spec']['replicas'] >= 2 and pod.get('topologySpreadConstraints'), 'two replicas or more, spread over nodes')
+check(netpol['spec']['podSelector']['matchLabels'].items() <= labels.items() and netpol['spec'].get('policyTypes') == ['Ingress'], 'the NetworkPolicy selects the pods, for their ingress')
+admitted = sorted(str(p['port']) for rule in netpol['spec']['ingress'] for p in rule.get('ports', []))
+check(admitted == ['http', 'metrics'] and all(rule.get('from') for rule in netpol['spec']['ingress']), 'the NetworkPolicy admits chosen peers on http and metrics only')
+check(env.get('TRUST_PROXY') == '1', 'TRUST_PROXY one hop: the ingress controller, the only peer admitted on http')
 if problems:
     print('\n'.join('FAIL  deploy/k8s.yaml: ' + p for p in problems))
     sys.exit(1)
-print('OK    deploy/k8s.yaml: Deployment + Service, non-root, read-only root, probes /healthz and /readyz')
+print('OK    deploy/k8s.yaml: Deployment + Service + PodDisruptionBudget + NetworkPolicy, non-root, read-only root, probes /healthz and /readyz')
 PY
 
 # --- 2. image-smoke ------------------------------------------------------------------------------
