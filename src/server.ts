@@ -27,8 +27,11 @@ const logs = stdoutLogDestination()
 // still buffered are written first.
 process.once('exit', () => { logs.close() })
 const fastify = Fastify(serverOptions(config, logs.stream))
-await fastify.register(app, { config, reload: { env, reads } })
 
+// The signal handlers come before the app loads (up to the Redis startup wait), so a signal then
+// is never its default action: SIGTERM closes once loading ends, and SIGHUP is ignored until then.
+let loaded = false
+let stopping = false
 closeWithGrace({
   delay: SHUTDOWN_BUDGET_MS,
   // SIGHUP reloads (below); it is not a stop signal here.
@@ -44,21 +47,29 @@ closeWithGrace({
   // An error: through the `err` serializer, which never logs its message.
   onSecondError: (err: unknown) => { fastify.log.error({ err }, 'second error during shutdown, exiting') }
 }, async function shutdown ({ signal, err }) {
+  stopping = true
   if (err !== undefined) fastify.log.error({ err }, 'shutting down after an error')
   else fastify.log.info({ signal }, 'shutting down')
   await fastify.close()
 })
 
 process.on('SIGHUP', () => {
+  if (!loaded) return
   fastify.log.info({ signal: 'SIGHUP' }, 'reloading the *_FILE files and forgetting the JWKS')
   fastify.forgetJwts()
   fastify.reloadConfig().catch((err: unknown) => { fastify.log.error({ err }, 'reload failed') })
 })
 
-await fastify.listen({ port: config.port, host: config.host })
-const { metricsListener } = fastify
-if (metricsListener !== null) {
-  metricsListener.listen(config.metricsPort, config.host)
-  await once(metricsListener, 'listening')
-  fastify.log.info({ address: metricsListener.address() }, 'metrics listening')
+await fastify.register(app, { config, reload: { env, reads } })
+loaded = true
+
+// Stopped while loading: the app is being closed, so it never listens.
+if (!stopping) {
+  await fastify.listen({ port: config.port, host: config.host })
+  const { metricsListener } = fastify
+  if (metricsListener !== null) {
+    metricsListener.listen(config.metricsPort, config.host)
+    await once(metricsListener, 'listening')
+    fastify.log.info({ address: metricsListener.address() }, 'metrics listening')
+  }
 }

@@ -5,6 +5,7 @@ import t from 'tap'
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
 import { writeFileSync } from 'node:fs'
+import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { emulatorUpstreamEnv } from '../emulator/service-env.js'
 import type { UpstreamEmulator } from '../emulator/upstream-emulator.js'
 import { CREDS, startEmulator } from './helpers/emulator.js'
@@ -82,6 +83,28 @@ t.test('SIGTERM drains: in-flight requests finish, exit 0 within 10 s', async (t
   t.notMatch(output(), key)
   t.notMatch(output(), CREDS.global.clientSecret)
   t.notMatch(output(), CREDS.bandwidth.clientSecret)
+})
+
+t.test('SIGTERM and SIGHUP while the app loads (waiting on Redis): neither kills it; SIGTERM then exits 0', async (t) => {
+  const emulator = await startEmulator(t)
+  // A Redis that accepts the connection and never answers: startup waits on it for a while.
+  const silent = createServer(() => {})
+  const connected = new Promise<Socket>((resolve) => { silent.once('connection', resolve) })
+  silent.listen(0, '127.0.0.1')
+  await once(silent, 'listening')
+  t.teardown(() => { silent.close() })
+  const redisUrl = `redis://127.0.0.1:${(silent.address() as AddressInfo).port}`
+  const child = start(serviceEnv(emulator, { API_KEYS: `ops:${'k'.repeat(40)}`, REDIS_URL: redisUrl }))
+  let stdout = ''
+  child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
+  const socket = await connected
+  t.teardown(() => { socket.destroy() })
+  // The app is loading now: its Redis plugin has connected and waits for an answer.
+  child.kill('SIGHUP')
+  child.kill('SIGTERM')
+  const [code, signal] = await once(child, 'exit') as [number | null, string | null]
+  t.same([code, signal], [0, null], 'closed by the service, not killed by either signal')
+  t.match(stdout, /"msg":"shutting down"/)
 })
 
 /** Starts the server and resolves once it listens, with its base URL and everything it printed so far. */
