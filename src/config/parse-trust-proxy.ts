@@ -19,9 +19,11 @@ export function parseTrustProxy (value: string, label: string, problems: string[
   const ranges = value.split(',').map(part => part.trim()).filter(part => part !== '')
   if (ranges.length === 0) problems.push(`${label}: contains no addresses`)
   ranges.forEach((range, index) => {
-    if (/^0+$/.test(range.split('/')[1] ?? '1') || (isAddressOrCidr(range) && trustsEveryAddress(range))) {
+    // A /0 is checked by its text: proxy-addr refuses to compile it.
+    const valid = isAddressOrCidr(range)
+    if (/^0+$/.test(range.split('/')[1] ?? '1') || (valid && trustsEveryAddress(range))) {
       problems.push(`${label}: entry ${index + 1} trusts every address of its family (a /0, or ::ffff:0:0/96 for IPv4); TRUST_PROXY=true says that`)
-    } else if (!isAddressOrCidr(range)) {
+    } else if (!valid) {
       problems.push(`${label}: entry ${index + 1} is not an IP address or CIDR range ` +
         '(TRUST_PROXY must be true, false, a hop count, or comma-separated IP addresses/CIDR ranges)')
     }
