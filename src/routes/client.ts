@@ -8,10 +8,10 @@
 //   immutable year would pin a buggy client in browsers with no way to purge it. A day is long
 //   for a file this size, and after it a revalidation costs a 304. A versioned URL would break
 //   every app that hard-coded it at the next deploy, since the service serves only its own build.
-// - Public code, the same for everyone, fetched without credentials: `Access-Control-Allow-Origin: *`
-//   and `Cross-Origin-Resource-Policy: cross-origin`, so any page can import it as a module script
-//   (module scripts are CORS requests) and shared caches need no `Vary: Origin`. Tokens stay
-//   behind CORS_ORIGINS on /token/webrtc; this only changes who can read public code.
+// - The same CORS as every other route: none with CORS_ORIGINS unset (a page on the service's own
+//   origin needs none), and the exact allowed origins otherwise. A module script is a CORS
+//   request, so a page on another origin imports the client exactly when its origin may also
+//   read tokens; a page that may not could not use the client anyway.
 // - A missing file is not fatal: the token API must not go down for a static asset. It logs a
 //   warning at startup and answers 404. (`npm run build` always emits it; running from src/,
 //   as tests and `tsx` do, has no built client unless a file is passed in.)
@@ -70,12 +70,8 @@ const clientRoute: FastifyPluginAsyncTypebox<ClientRouteOptions> = async functio
         304: Type.Unsafe<void>({ description: 'Not Modified: the ETag matched; no body, no Content-Type, no Content-Length' }),
         ...errorReplies(404)
       }
-    },
-    // Public code: no per-origin CORS here (see above); the API's CORS rules are untouched.
-    config: { cors: false }
+    }
   }, async function tokenClient (request, reply) {
-    // Loadable from any origin: the open CORS and CORP of public code (helmet's default is same-site).
-    reply.header('access-control-allow-origin', '*').header('cross-origin-resource-policy', 'cross-origin')
     if (bundle === undefined) {
       throw appError(404, 'NOT_FOUND', 'The browser token client is not built')
     }
@@ -87,10 +83,3 @@ const clientRoute: FastifyPluginAsyncTypebox<ClientRouteOptions> = async functio
 }
 
 export default clientRoute
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** @fastify/cors reads it; `false` turns its per-origin handling off for the route. */
-    cors?: false
-  }
-}

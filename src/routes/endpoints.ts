@@ -64,10 +64,11 @@ const endpointRoutes: FastifyPluginAsyncTypebox = async function endpointRoutes 
   if (brtc === null) return
   const { endpoints } = brtc
 
+  // JSON only, so any other body is a 415 (Fastify would read text/plain as a string, a 400).
   // "No body" includes a JSON content type with an empty body (what some HTTP clients send);
   // anything else goes to Fastify's own JSON parser. Only for these routes (this plugin's scope).
   const json = fastify.getDefaultJsonParser('error', 'error')
-  fastify.removeContentTypeParser('application/json')
+  fastify.removeAllContentTypeParsers()
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, function emptyOrJson (request, body, done) {
     const text = body.toString()
     if (text === '') done(null, undefined)

@@ -1,6 +1,6 @@
 // GET /client/token-client.js: the built browser client with a strong ETag, a day of public
-// caching, 304 on If-None-Match, open to every origin (public code) while /token/webrtc keeps
-// its exact-origin CORS; 404 and a startup warning when the client is not built.
+// caching, 304 on If-None-Match, CORS only for the origins in CORS_ORIGINS, as on every route;
+// 404 and a startup warning when the client is not built.
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { createHash } from 'node:crypto'
@@ -22,7 +22,7 @@ async function withClient (t: Test, file: string | URL, env: Record<string, stri
 
 const fixture = (t: Test): string => join(t.testdir({ 'token-client.js': SOURCE }), 'token-client.js')
 
-t.test('200: the module, a strong ETag, a day of public caching, loadable from any origin', async (t) => {
+t.test('200: the module, a strong ETag, a day of public caching, and no CORS with CORS_ORIGINS unset', async (t) => {
   const fastify = await withClient(t, fixture(t))
   const res = await fastify.inject({ url: PATH, headers: { origin: 'https://app.example.com' } })
   t.equal(res.statusCode, 200)
@@ -31,8 +31,8 @@ t.test('200: the module, a strong ETag, a day of public caching, loadable from a
   t.equal(res.headers.etag, ETAG, 'SHA-256 of the bytes, strong')
   t.equal(res.headers['cache-control'], CLIENT_CACHE_CONTROL)
   t.equal(CLIENT_CACHE_CONTROL, 'public, max-age=86400', 'long, but not immutable: the URL has no version')
-  t.equal(res.headers['access-control-allow-origin'], '*', 'public code: any page may import it')
-  t.equal(res.headers['cross-origin-resource-policy'], 'cross-origin')
+  t.notOk(res.headers['access-control-allow-origin'], 'no CORS headers: none configured')
+  t.equal(res.headers['cross-origin-resource-policy'], 'same-site', 'the headers of every other reply')
   t.equal(res.headers['x-content-type-options'], 'nosniff')
 })
 
@@ -46,7 +46,6 @@ t.test('If-None-Match: 304 without a body when the ETag matches (weak comparison
     t.notOk('content-type' in res.headers, 'no Content-Type')
     t.equal(res.headers.etag, ETAG)
     t.equal(res.headers['cache-control'], CLIENT_CACHE_CONTROL)
-    t.equal(res.headers['access-control-allow-origin'], '*')
   }
   const stale = await fastify.inject({ url: PATH, headers: { 'if-none-match': '"an-older-build"' } })
   t.equal(stale.statusCode, 200)
@@ -75,11 +74,18 @@ t.test('HEAD, and a cache-busting query string, are fine', async (t) => {
   t.equal(busted.body, SOURCE)
 })
 
-t.test('the route does not loosen the API: /token/webrtc keeps exact-origin CORS and same-site CORP', async (t) => {
+t.test('CORS as on every route: an allowed origin may import it (200 and 304), another may not', async (t) => {
   const fastify = await withClient(t, fixture(t), { CORS_ORIGINS: 'https://app.example.com' })
+  const allowedClient = await fastify.inject({ url: PATH, headers: { origin: 'https://app.example.com' } })
+  t.equal(allowedClient.statusCode, 200)
+  t.equal(allowedClient.headers['access-control-allow-origin'], 'https://app.example.com')
+  t.match(allowedClient.headers.vary, /Origin/, 'shared caches keep one copy per origin')
+  const revalidated = await fastify.inject({ url: PATH, headers: { origin: 'https://app.example.com', 'if-none-match': ETAG } })
+  t.equal(revalidated.statusCode, 304)
+  t.equal(revalidated.headers['access-control-allow-origin'], 'https://app.example.com')
   const client = await fastify.inject({ url: PATH, headers: { origin: 'https://evil.example' } })
-  t.equal(client.headers['access-control-allow-origin'], '*')
-  t.notOk(client.headers.vary, 'no Vary: Origin, so shared caches keep one copy')
+  t.equal(client.statusCode, 200, 'served, but a browser on that origin cannot read it')
+  t.notOk(client.headers['access-control-allow-origin'], 'an unlisted origin gets no CORS')
   const api = await fastify.inject({ url: '/token/webrtc', headers: { origin: 'https://evil.example' } })
   t.notOk(api.headers['access-control-allow-origin'], 'an unlisted origin gets no CORS on the API')
   t.equal(api.headers['cross-origin-resource-policy'], 'same-site')
@@ -92,7 +98,6 @@ t.test('not built: a warning at startup and 404, while the token API works', asy
   const res = await fastify.inject({ url: PATH })
   t.equal(res.statusCode, 404)
   t.same(res.json(), { statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: 'The browser token client is not built' })
-  t.equal(res.headers['access-control-allow-origin'], '*')
   const warning = parsedLogs<{ level: number, msg: string, file?: string }>(logs).find((l) => l.msg.includes('not built'))
   t.equal(warning?.level, 40, 'logged at warn')
   t.equal(warning?.file, fileURLToPath(DEFAULT_CLIENT_FILE))

@@ -111,6 +111,7 @@ t.test('a create or delete takes no body but {}: 400 for another, 413 over 4 KiB
     assertError(t, await app.inject({ method, url, headers: json, payload: '[]' }), 400, 'BAD_REQUEST')
     assertError(t, await app.inject({ method, url, headers: json, payload: `{"pad":"${'x'.repeat(5000)}"}` }), 413, 'BAD_REQUEST')
     assertError(t, await app.inject({ method, url, headers: { ...KEY, 'content-type': 'application/xml' }, payload: '<a/>' }), 415, 'BAD_REQUEST')
+    assertError(t, await app.inject({ method, url, headers: { ...KEY, 'content-type': 'text/plain' }, payload: '{}' }), 415, 'BAD_REQUEST')
   }
   t.equal(emulator.brtcEndpoints().length, 1, 'no refused create reached the provider')
   t.equal(emulator.brtcRequests().filter((r) => r.operation === 'delete').length, 0, 'nor a refused delete')
@@ -207,6 +208,13 @@ t.test('endpoint ids are checked strictly before any upstream URL is built', asy
   }
   const long = await app.inject({ method: 'DELETE', url: `${ROUTE}/e-${'0'.repeat(101)}`, headers: KEY })
   t.equal(long.statusCode, 400, 'longer than the pattern allows')
+  const overlong = `e-${'0'.repeat(140)}`
+  const tooLong = await app.inject({ method: 'DELETE', url: `${ROUTE}/${overlong}` })
+  t.equal(tooLong.statusCode, 414)
+  t.match(tooLong.json(), { statusCode: 414, code: 'BAD_REQUEST', error: 'URI Too Long' })
+  t.equal(tooLong.headers['cache-control'], 'no-store')
+  t.notOk(tooLong.body.includes(overlong), 'over the router\'s 128 characters: 414 while routing, not echoed')
+  t.ok(tooLong.headers['x-request-id'], 'with the headers of every reply')
   t.equal(emulator.stats().brtc.requests, 0, 'none reached the provider')
 })
 
