@@ -4,30 +4,22 @@
 // tags); the emulator saw the documented requests with the bandwidth token as Bearer; that
 // account token is in no reply; and a deleted endpoint is gone from the provider.
 import t from 'tap'
-import Fastify from 'fastify'
-import app from '../../src/app.js'
-import { loadConfig } from '../../src/config/load-config.js'
-import { serverOptions } from '../../src/server-options.js'
 import { createTestJwks } from '../helpers/jwks.js'
-import { API_KEY, BANDWIDTH_SECRET, BASE_ENV } from '../helpers/build.js'
-import { brtcEnv, startBrtcEmulator } from '../helpers/brtc-rig.js'
+import { API_KEY, BANDWIDTH_SECRET } from '../helpers/build.js'
+import { rig } from '../helpers/brtc-rig.js'
 
 t.test('create, list and delete over HTTP, as an API-key caller and a JWT caller of the same name', async (t) => {
-  const emulator = await startBrtcEmulator(t)
   const idp = await createTestJwks()
   t.teardown(async () => { await idp.close() })
-  const config = loadConfig({
-    ...BASE_ENV,
-    ...brtcEnv(emulator),
-    LOG_LEVEL: 'silent',
-    API_KEYS: `alice:${API_KEY}`,
-    AUTH_JWKS_URL: idp.jwksUrl.href,
-    AUTH_ISSUER: idp.issuer,
-    AUTH_AUDIENCE: idp.audience
+  const { app: server, emulator } = await rig(t, {
+    env: {
+      LOG_LEVEL: 'silent',
+      API_KEYS: `alice:${API_KEY}`,
+      AUTH_JWKS_URL: idp.jwksUrl.href,
+      AUTH_ISSUER: idp.issuer,
+      AUTH_AUDIENCE: idp.audience
+    }
   })
-  const server = Fastify(serverOptions(config))
-  await server.register(app, { config })
-  t.teardown(async () => { await server.close() })
   const base = await server.listen({ host: '127.0.0.1', port: 0 })
   const asKey = { 'x-api-key': API_KEY }
   const asJwt = { authorization: `Bearer ${await idp.sign({ sub: 'alice' })}` }

@@ -9,7 +9,7 @@ import { API_KEY, build } from '../helpers/build.js'
 import { fakeProvider } from '../helpers/fake-provider.js'
 import { closedPort } from '../helpers/net.js'
 import { sample } from '../helpers/output.js'
-import { redisSkip, startRedisServer } from '../helpers/redis-server.js'
+import { PATIENT_TIMINGS, redisSkip, startRedisServer } from '../helpers/redis-server.js'
 
 t.test('status codes map to a fixed set of outcomes', async (t) => {
   const cases: Array<[number, string]> = [
@@ -61,7 +61,7 @@ t.test('in the app, redis_up follows the Redis plugin: down while Redis is unrea
 
 t.test('in the app, redis_up is 1 with a live Redis', { skip: redisSkip() }, async (t) => {
   const server = await startRedisServer(t)
-  const { app } = await build(t, { env: { REDIS_URL: server.url } })
+  const { app } = await build(t, { env: { REDIS_URL: server.url }, redis: { timings: PATIENT_TIMINGS } })
   t.equal(sample((await app.inject({ url: '/metrics' })).body, 'redis_up'), 1)
 })
 

@@ -63,7 +63,8 @@ t.test('one line per request with route, status, duration, caller name and upstr
   ])
   // At info, every request writes this one line and nothing else (refused ones included).
   for (const line of lines) t.equal(fresh.filter((l) => l.reqId === line.reqId).length, 1, `one line for the ${String(line.status)}`)
-  if (ids.every((id) => id !== '')) t.same(lines.map((l) => l.reqId), ids, 'the reqId is the one echoed to the caller')
+  t.ok(ids.every((id) => id !== ''), 'every reply echoes its request id')
+  t.same(lines.map((l) => l.reqId), ids, 'the reqId is the one echoed to the caller')
   const text = logs.join('\n')
   for (const needle of [API_KEY, OTHER_KEY, jwt, 'wrong-key']) t.notOk(text.includes(needle), `no ${needle.slice(0, 6)}… in the logs`)
 })

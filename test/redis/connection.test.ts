@@ -90,7 +90,9 @@ t.test('refused, then up, then lost and back: one line per change, classified by
 t.test('a crash with a command in flight: after the reconnect, no second loss', { skip }, async (t) => {
   const server = await startRedisServer(t)
   const log = captureLogger()
-  const socketTimeoutMs = 1000
+  // Longer than the BLPOP can wait for the crash below on a busy machine (its timer starts when
+  // it is sent); the test then waits it out.
+  const socketTimeoutMs = 4000
   const connection = new RedisConnection(new Secret(server.url), { logger: log, timings: { ...QUICK, socketTimeoutMs } })
   t.teardown(async () => { await connection.close() })
   await connection.settled()
@@ -131,7 +133,7 @@ t.test('close() is idempotent and logs nothing', { skip }, async (t) => {
   const log = captureLogger()
   // A cap a local Redis comes up well within, even on a busy machine; the test then waits it out.
   const startupWaitMs = 4000
-  const connection = new RedisConnection(new Secret(server.url), { logger: log, timings: { startupWaitMs } })
+  const connection = new RedisConnection(new Secret(server.url), { logger: log, timings: { ...QUICK, startupWaitMs } })
   await connection.settled()
   t.equal(connection.status, 'up')
   // The startup cap was cleared when the connection came up: its moment passing changes nothing.
