@@ -3,10 +3,10 @@
 // and an unreachable or broken JWKS endpoint (401 with reason 'jwks_unavailable').
 //
 // jose's cooldown and cache age read Date.now() directly, not the verifier's injected clock.
-// Rather than sleep, these tests shift Date.now() forward (restored on teardown): jose's own
-// cooldown logic runs unmodified against a clock that has really moved on.
+// Rather than sleep, these tests stop Date.now() at the start of each test and move it forward
+// only by advance() (restored afterwards): jose's own cooldown logic runs unmodified, and "still
+// inside the cooldown" holds however slowly a busy machine runs the test.
 import t from 'tap'
-import type { Test } from 'tap'
 import { JWKS_CACHE_MAX_AGE_MS, JWKS_COOLDOWN_MS, JWKS_FAILURE_COOLDOWN_MS, JWKS_TIMEOUT_MS } from '../../src/auth/jwt-verifier.js'
 import type { JwtVerifierOptions } from '../../src/auth/jwt-verifier.js'
 import { eventually } from '../helpers/eventually.js'
@@ -16,11 +16,17 @@ import { createTestJwks, reasonOf, verifierFor } from '../helpers/jwks.js'
 let clockMs = Date.UTC(2026, 10, 22, 10, 0, 0)
 const clock = (): number => clockMs
 
+const realNow = Date.now
+let dateNowMs = realNow()
+t.beforeEach(() => {
+  dateNowMs = realNow()
+  Date.now = () => dateNowMs
+})
+t.afterEach(() => { Date.now = realNow })
+
 /** Moves both clocks forward: the verifier's injected one and the Date.now() jose reads. */
-function advance (t: Test, ms: number): void {
-  const realNow = Date.now
-  Date.now = () => realNow() + ms
-  t.teardown(() => { Date.now = realNow })
+function advance (ms: number): void {
+  dateNowMs += ms
   clockMs += ms
 }
 
@@ -55,7 +61,7 @@ t.test('a live verifier picks up a rotated key once the cooldown has passed, ove
   }
   t.equal(idp.fetchCount, 1, 'a flood of unknown kids costs no refetch during the cooldown')
 
-  advance(t, JWKS_COOLDOWN_MS + 1)
+  advance(JWKS_COOLDOWN_MS + 1)
   t.same(await verifier.verify(fresh), { sub: 'new' }, `new kid accepted ${JWKS_COOLDOWN_MS + 1} ms after the last fetch`)
   t.equal(idp.fetchCount, 2, 'exactly one refetch')
   t.same(await verifier.verify(await idp.sign({ sub: 'old-again' }, { kid: oldKid })), { sub: 'old-again' }, 'the old key, still published, still works')
@@ -75,7 +81,7 @@ t.test('a key removed from the JWKS stops being accepted, cache or not, within t
   t.same(await verifier.verify(cached), { sub: 'cached' }, 'served from cache meanwhile')
   t.same(await verifier.verify(await idp.sign({ sub: 'x' }, { kid: oldKid })), { sub: 'x' }, 'jose still holds the old key set')
 
-  advance(t, JWKS_CACHE_MAX_AGE_MS + 1000)
+  advance(JWKS_CACHE_MAX_AGE_MS + 1000)
   t.equal(await reasonOf(verifier.verify(cached)), 'unknown_kid', 'cached entry aged out with the key set; refetch dropped the key')
   t.equal(await reasonOf(verifier.verify(await idp.sign({}, { kid: oldKid }))), 'unknown_kid')
   t.same(await verifier.verify(await idp.sign({ sub: 'new' })), { sub: 'new' })
@@ -88,14 +94,14 @@ t.test('while a failed refetch cools down, the keys already held still verify; o
   t.same(await verifier.verify(await idp.sign({ sub: 'first' })), { sub: 'first' })
   idp.setAvailable(false)
   // jose's own cooldown after the good fetch has passed, so a forged kid makes it fetch again: that fetch fails.
-  advance(t, JWKS_COOLDOWN_MS)
+  advance(JWKS_COOLDOWN_MS)
   t.equal(await reasonOf(verifier.verify(await idp.sign({ sub: 'forged' }, { header: { kid: 'forged' } }))), 'jwks_unavailable')
   const fetches = idp.fetchCount
   t.same(await verifier.verify(await idp.sign({ sub: 'second' })), { sub: 'second' }, 'a held key verifies inside the cool-down')
   t.equal(await reasonOf(verifier.verify(await idp.sign({ sub: 'again' }, { header: { kid: 'forged-2' } }))), 'jwks_unavailable', 'an unknown kid cannot be looked up yet')
   t.equal(idp.fetchCount, fetches, 'and nothing was fetched for either')
   idp.setAvailable(true)
-  advance(t, JWKS_CACHE_MAX_AGE_MS)
+  advance(JWKS_CACHE_MAX_AGE_MS)
   t.same(await verifier.verify(await idp.sign({ sub: 'later' })), { sub: 'later' }, 'once the cool-down is over, the JWKS is fetched again')
   t.equal(idp.fetchCount, fetches + 1)
 })
@@ -132,7 +138,7 @@ t.test('JWKS unavailable → 401 with reason jwks_unavailable, and recovery once
   const fetches = idp.fetchCount
   t.equal(await reasonOf(verifier.verify(jwt)), 'jwks_unavailable', 'inside the cool-down')
   t.equal(idp.fetchCount, fetches, 'the JWKS is not asked again inside the cool-down')
-  advance(t, JWKS_FAILURE_COOLDOWN_MS)
+  advance(JWKS_FAILURE_COOLDOWN_MS)
   t.same(await verifier.verify(jwt), { sub: 'patient' }, 'failure was not cached')
 
   const cases: Array<[string, JwtVerifierOptions['customFetch']]> = [

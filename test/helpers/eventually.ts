@@ -6,11 +6,14 @@ import { setTimeout as sleep } from 'node:timers/promises'
 
 const EVENTUALLY_DEADLINE_MS = 20_000
 
-/** Resolves once check() holds; rejects, naming `what`, if it still does not after deadlineMs of real time. */
+/**
+ * Resolves once check() holds; rejects, naming `what`, if it still does not after deadlineMs of
+ * real time (on performance.now(), which tests that stop or shift Date.now() leave alone).
+ */
 export async function eventually (check: () => boolean | Promise<boolean>, what: string, deadlineMs = EVENTUALLY_DEADLINE_MS): Promise<void> {
-  const deadline = Date.now() + deadlineMs
+  const deadline = performance.now() + deadlineMs
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`still waiting after ${deadlineMs} ms for: ${what}`)
+    if (performance.now() > deadline) throw new Error(`still waiting after ${deadlineMs} ms for: ${what}`)
     await sleep(10)
   }
 }
