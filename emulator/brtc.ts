@@ -12,7 +12,7 @@
 // Bandwidth/node-sdk); refusals are brtcErrorResponse bodies (brtc-errors.ts). Requests are
 // logged without any token, and a fault programmed on the 'brtc' target replaces the answer.
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { BrtcFailure, brtcFaultStyle, problem, sendFailure, unauthorized } from './brtc-errors.js'
+import { BrtcFailure, brtcFaultStyle, defaultProblem, problem, sendFailure, unauthorized } from './brtc-errors.js'
 import { createBrtcStore } from './brtc-store.js'
 import type { ListResult } from './brtc-store.js'
 import type { BrtcEndpointRecord, BrtcEndpointStatus, BrtcLink, BrtcOptions, BrtcRequestLogEntry, BrtcStats } from './brtc-types.js'
@@ -90,7 +90,7 @@ function route (method: string, rest: string): Route {
   const allowed: Record<string, BrtcOperation> = endpointId === undefined ? { GET: 'list', POST: 'create' } : { GET: 'get', DELETE: 'delete' }
   const operation = allowed[method]
   const failure = operation === undefined
-    ? new BrtcFailure(405, problem(405, `Use ${Object.keys(allowed).join(' or ')} on this resource.`), { Allow: Object.keys(allowed).join(', ') })
+    ? new BrtcFailure(405, defaultProblem(405), { Allow: Object.keys(allowed).join(', ') })
     : undefined
   return { operation, accountId, endpointId, ...(failure === undefined ? {} : { failure }) }
 }

@@ -263,7 +263,10 @@ t.test('routing: unknown paths and wrong methods, in the error shape', async (t)
     const res = await brtcCall(emu, token, method, path)
     t.equal(res.status, status, `${method} ${path}`)
     t.equal(res.headers.get('allow'), allow, `${method} ${path} Allow`)
-    t.match(await res.json(), { links: [], data: null, errors: [{ code: String(status), type: status === 404 ? 'resource_not_found' : 'method_not_allowed' }] })
+    const problem = status === 404
+      ? { type: 'resource_not_found', description: 'The requested resource was not found.' }
+      : { type: 'method_not_allowed', description: 'The requested method is not allowed on this resource.' }
+    t.match(await res.json(), { links: [], data: null, errors: [{ code: String(status), ...problem }] }, 'the spec\'s example wording')
   }
   t.match(emu.brtcRequests(), cases.map(([method]) => ({ method, operation: undefined })))
   t.equal(emu.stats().brtc.requests, cases.length)
