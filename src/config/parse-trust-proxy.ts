@@ -20,10 +20,10 @@ export function parseTrustProxy (value: string, label: string, problems: string[
   if (ranges.length === 0) problems.push(`${label}: contains no addresses`)
   ranges.forEach((range, index) => {
     // A /0 is checked by its text: proxy-addr refuses to compile it.
-    const valid = isAddressOrCidr(range)
-    if (/^0+$/.test(range.split('/')[1] ?? '1') || (valid && trustsEveryAddress(range))) {
+    const trust = compiledRange(range)
+    if (/^0+$/.test(range.split('/')[1] ?? '1') || (trust !== undefined && trustsEveryAddress(trust))) {
       problems.push(`${label}: entry ${index + 1} trusts every address of its family (a /0, or ::ffff:0:0/96 for IPv4); TRUST_PROXY=true says that`)
-    } else if (!valid) {
+    } else if (trust === undefined) {
       problems.push(`${label}: entry ${index + 1} is not an IP address or CIDR range ` +
         '(TRUST_PROXY must be true, false, a hop count, or comma-separated IP addresses/CIDR ranges)')
     }
@@ -31,24 +31,25 @@ export function parseTrustProxy (value: string, label: string, problems: string[
   return ranges
 }
 
-function isAddressOrCidr (range: string): boolean {
+type Trust = ReturnType<typeof compile>
+
+/** The range as proxy-addr compiles it, or undefined when it is not an IP address or CIDR range. */
+function compiledRange (range: string): Trust | undefined {
   const [address = '', prefix, extra] = range.split('/')
   const family = isIP(address)
-  if (family === 0 || extra !== undefined) return false
-  if (prefix !== undefined && !(PREFIX_LENGTH.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128))) return false
+  if (family === 0 || extra !== undefined) return undefined
+  if (prefix !== undefined && !(PREFIX_LENGTH.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128))) return undefined
   try {
-    compile([range])
+    return compile([range])
   } catch {
-    return false
+    return undefined
   }
-  return true
 }
 
 /**
  * Whether the range trusts every IPv4 or every IPv6 peer, as proxy-addr matches them: an IPv4
  * peer is also matched against IPv4-mapped IPv6 ranges, so `::ffff:0.0.0.0/96` trusts them all.
  */
-function trustsEveryAddress (range: string): boolean {
-  const trust = compile([range])
+function trustsEveryAddress (trust: Trust): boolean {
   return (trust('0.0.0.1', 0) && trust('255.255.255.254', 0)) || (trust('::1', 0) && trust('ffff:ffff::1', 0))
 }

@@ -45,8 +45,10 @@ const MIN_USEFUL_MS = 2000
 /** Encrypted payload: the token and what is needed to rebuild it; `n` is a random entry id. */
 interface Payload { t: string, i: string | null, e: number, x: number, n: string }
 
-/** The Redis names and cipher of one client secret. */
-/** `context`: what besides the secret names the entry (token URL, client id, scope); the keys follow all of it. */
+/**
+ * The Redis names and cipher of one client secret; `context` is what else names the entry
+ * (token URL, client id, scope), and the keys follow all of it.
+ */
 interface Keys { secret: Secret, context: string, cipher: TokenCipher, key: string, lockKey: string }
 
 interface Read { token: UpstreamToken | undefined, locked: boolean }
