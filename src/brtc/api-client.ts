@@ -121,6 +121,28 @@ export function nextCursor (links: unknown): string | undefined {
   return undefined
 }
 
+/**
+ * Reads the account's endpoint list page by page through `read` (which may retry or map errors),
+ * handing each page to `onPage`: at most `maxPages`, and never a cursor twice, so a provider whose
+ * list does not end cannot loop a reader. True when the list ended; false when it was cut short.
+ */
+export async function eachPage (
+  read: (afterCursor: string | undefined) => Promise<EndpointPage>,
+  maxPages: number,
+  onPage: (page: EndpointPage) => void
+): Promise<boolean> {
+  const seen = new Set<string>()
+  let cursor: string | undefined
+  for (let pages = 1; ; pages++) {
+    const page = await read(cursor)
+    onPage(page)
+    cursor = page.nextCursor
+    if (cursor === undefined) return true
+    if (seen.has(cursor) || pages >= maxPages) return false
+    seen.add(cursor)
+  }
+}
+
 export class BrtcApiClient {
   readonly #base: string
   readonly #accessToken: () => Promise<Secret>

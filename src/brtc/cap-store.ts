@@ -3,7 +3,9 @@
 // here everything runs on one thread without awaiting, so two creates at the cap cannot both get
 // one), calls the provider, then confirms the slot with the endpoint id and its expiry, or cancels
 // it when the call failed. A slot is freed when its endpoint expires or is deleted through the
-// service; a reservation that is never confirmed frees itself after `reservationMs`.
+// service; a reservation that is never confirmed frees itself after `reservationMs`. A create that
+// outlives its reservation (a slow account token) confirms only while the cap still has room, so
+// a slot another create took meanwhile is never counted twice.
 //
 // A caller is counted under each of its owner tags (src/brtc/owner-tag.ts: the current key's and
 // those of the previous keys this process knows), so the cap counts exactly the endpoints this
@@ -20,13 +22,19 @@ export interface Reservation {
   readonly ids: readonly string[]
   /** Held in Redis (shared) or here (local). */
   readonly shared: boolean
+  /** The cap it was reserved under: a confirm after the reservation lapsed is held to it again. */
+  readonly max: number
 }
 
 export interface CapStore {
   /** A slot, when fewer than `max` live endpoints and reservations are counted under `ids`; undefined at the cap. */
   reserve (ids: readonly string[], max: number): Promise<Reservation | undefined>
-  /** Turns the reservation into the endpoint's slot, held until it expires or is released. */
-  confirm (reservation: Reservation, endpointId: string, expiresAtMs: number): Promise<void>
+  /**
+   * Turns the reservation into the endpoint's slot, held until it expires or is released. A
+   * reservation that lapsed takes a slot only below its cap: false (nothing counted) when the cap
+   * filled meanwhile.
+   */
+  confirm (reservation: Reservation, endpointId: string, expiresAtMs: number): Promise<boolean>
   /** Frees the slot of a create that failed. */
   cancel (reservation: Reservation): Promise<void>
   /** Whether the endpoint is counted under one of `ids` (it was created for this caller). */
@@ -64,17 +72,20 @@ export class MemoryCapStore implements CapStore {
   /** reserve(), synchronously: the check and the add cannot interleave with another create. */
   reserveNow (ids: readonly string[], max: number): Reservation | undefined {
     const now = this.#clock.wall()
-    let count = 0
-    for (const id of ids) count += this.#live(id, now)?.size ?? 0
-    if (count >= max) return undefined
+    if (this.#count(ids, now) >= max) return undefined
     const member = reservationMember()
     this.#add(ids[0] as string, member, now + this.#reservationMs)
-    return { member, ids: [...ids], shared: false }
+    return { member, ids: [...ids], shared: false, max }
   }
 
-  async confirm (reservation: Reservation, endpointId: string, expiresAtMs: number): Promise<void> {
-    this.#remove(reservation.ids, reservation.member)
-    this.record(reservation.ids[0] as string, endpointId, expiresAtMs)
+  async confirm (reservation: Reservation, endpointId: string, expiresAtMs: number): Promise<boolean> {
+    const { ids, member, max } = reservation
+    const now = this.#clock.wall()
+    const held = this.#live(ids[0] as string, now)?.has(member) === true
+    this.#remove(ids, member)
+    if (!held && this.#count(ids, now) >= max) return false
+    this.record(ids[0] as string, endpointId, expiresAtMs)
+    return true
   }
 
   async cancel (reservation: Reservation): Promise<void> {
@@ -103,6 +114,13 @@ export class MemoryCapStore implements CapStore {
   /** Callers with a live slot (for tests: expired ones are forgotten). */
   get size (): number {
     return this.#slots.size
+  }
+
+  /** Live slots counted under any of `ids`. */
+  #count (ids: readonly string[], now: number): number {
+    let count = 0
+    for (const id of ids) count += this.#live(id, now)?.size ?? 0
+    return count
   }
 
   /** The id's slots with the expired ones dropped; an id left with none is forgotten. */

@@ -11,12 +11,13 @@
 // A create whose answer was lost (a timeout, a dropped connection, an unreadable 2xx) may have
 // made an endpoint all the same: before the caller gets its 503, the caller's endpoints are
 // listed, and one the cap does not hold yet takes the reserved slot, so the cap counts what the
-// caller's list shows.
+// caller's list shows. A create that outlived its reservation while other creates filled the cap
+// deletes its endpoint and answers 409, so a slow create never takes a slot twice.
 import { systemClock, type Clock } from '../lib/clock.js'
 import { appError, logSafeCode, upstreamCredentialsRejected, upstreamUnavailable, type AppError } from '../lib/errors.js'
 import { silentLogger, type Logger } from '../lib/logger.js'
 import { fingerprint, type Secret } from '../lib/secret.js'
-import { BrtcApiError, type BrtcApiClient } from './api-client.js'
+import { BrtcApiError, eachPage, type BrtcApiClient } from './api-client.js'
 import type { CapStore, Reservation } from './cap-store.js'
 import { isServiceTag, tagMatches, type Owner, type OwnerKeys } from './owner-tag.js'
 
@@ -91,9 +92,7 @@ export class EndpointService {
   /** A new endpoint for the owner; 409 ENDPOINT_LIMIT at the cap. */
   async create (owner: Owner): Promise<IssuedEndpoint> {
     const reservation = await this.#caps.reserve(owner.tags, this.maxPerCaller)
-    if (reservation === undefined) {
-      throw appError(409, 'ENDPOINT_LIMIT', `This caller already holds ${this.maxPerCaller} live endpoints; delete one first`)
-    }
+    if (reservation === undefined) throw this.#atCap()
     // Until confirmed, or reconciled after a lost answer.
     let settled = false
     this.#creating.set(owner.tag, (this.#creating.get(owner.tag) ?? 0) + 1)
@@ -115,8 +114,12 @@ export class EndpointService {
         this.#log.warn({ endpointId: endpoint.endpointId }, 'brtc: the provider created an endpoint that has already expired')
         throw upstreamUnavailable(BRTC_UPSTREAM, 'bad_response', DEFAULT_RETRY_MS)
       }
-      await this.#caps.confirm(reservation, endpoint.endpointId, endpoint.expiresAtMs)
+      const counted = await this.#caps.confirm(reservation, endpoint.endpointId, endpoint.expiresAtMs)
       settled = true
+      if (!counted) {
+        await this.#discard(endpoint.endpointId)
+        throw this.#atCap()
+      }
       return {
         endpointId: endpoint.endpointId,
         token: endpoint.token,
@@ -147,8 +150,11 @@ export class EndpointService {
       }
       for (const endpoint of listed) {
         if (await this.#caps.holds(owner.tags, endpoint.endpointId)) continue
-        await this.#caps.confirm(reservation, endpoint.endpointId, Date.parse(endpoint.expiresAt))
-        this.#log.warn({ endpointId: endpoint.endpointId }, 'brtc: a create whose answer was lost made an endpoint; it counts toward its caller\'s cap')
+        if (await this.#caps.confirm(reservation, endpoint.endpointId, Date.parse(endpoint.expiresAt))) {
+          this.#log.warn({ endpointId: endpoint.endpointId }, 'brtc: a create whose answer was lost made an endpoint; it counts toward its caller\'s cap')
+        } else {
+          await this.#discard(endpoint.endpointId)
+        }
         return
       }
       await this.#caps.cancel(reservation)
@@ -161,22 +167,16 @@ export class EndpointService {
   async list (owner: Owner): Promise<ListedEndpoint[]> {
     const now = this.#clock.wall()
     const mine: ListedEndpoint[] = []
-    let cursor: string | undefined
     let pages = 0
-    do {
-      const after = cursor
-      const page = await this.#call(async () => await this.#api.listPage(after))
+    const complete = await eachPage(async (after) => await this.#call(async () => await this.#api.listPage(after)), MAX_LIST_PAGES, (page) => {
+      pages++
       for (const e of page.endpoints) {
         if (isServiceTag(e.tag) && e.expiresAtMs > now && tagMatches(e.tag, owner.tags)) {
           mine.push({ endpointId: e.endpointId, expiresAt: new Date(e.expiresAtMs).toISOString(), status: e.status })
         }
       }
-      cursor = page.nextCursor
-      if (++pages >= MAX_LIST_PAGES && cursor !== undefined) {
-        this.#log.warn({ pages }, 'brtc: the account has too many endpoints to list them all for a caller')
-        break
-      }
-    } while (cursor !== undefined)
+    })
+    if (!complete) this.#log.warn({ pages }, 'brtc: the account\'s endpoint list is too long or does not end; a caller\'s list holds what was read')
     return mine
   }
 
@@ -196,6 +196,24 @@ export class EndpointService {
     const outcome = await this.#call(async () => await this.#api.delete(endpointId))
     await this.#caps.release(owner.tags, endpointId)
     return outcome
+  }
+
+  #atCap (): AppError {
+    return appError(409, 'ENDPOINT_LIMIT', `This caller already holds ${this.maxPerCaller} live endpoints; delete one first`)
+  }
+
+  /**
+   * Deletes an endpoint a create made after its reservation lapsed, when the caller's cap filled
+   * meanwhile: the caller never gets its token. Tagged, so the sweep deletes it after it expires
+   * if this delete fails.
+   */
+  async #discard (endpointId: string): Promise<void> {
+    this.#log.warn({ endpointId }, 'brtc: a create outlived its reservation and the caller\'s cap filled meanwhile; its endpoint is deleted')
+    try {
+      await this.#api.delete(endpointId)
+    } catch (err) {
+      this.#log.warn({ endpointId, errorClass: logSafeCode(err) }, 'brtc: cannot delete the endpoint over the cap; the sweep deletes it once it expires')
+    }
   }
 
   /** Runs a provider call; its failure becomes the AppError to answer. */

@@ -4,7 +4,8 @@
 // itself. Reserving is one Lua script, so it is atomic across replicas: it drops the expired
 // members of every set of the caller, counts what is left, and adds a short-lived reservation
 // only below the cap. Confirming replaces the reservation with the endpoint id, scored by the
-// endpoint's expiry. Each set expires a minute after its last member would.
+// endpoint's expiry; a reservation that lapsed meanwhile is replaced only below the cap (the same
+// count, in the same script). Each set expires a minute after its last member would.
 //
 // Redis is never a reason to fail a caller: while it is down (or a command fails) the replica
 // counts on its own (MemoryCapStore) what it creates meanwhile, so the cap then holds per replica
@@ -29,25 +30,44 @@ export const CAP_KEY_PREFIX = 'wts:brtc:cap:'
 /** A set outlives its last member by this much, so a late confirm still finds it. */
 const KEEP_MS = 60_000
 
-/** KEYS: the caller's sets, current tag first. ARGV: now, max, member, until. 1 = reserved, 0 = at the cap. */
-const RESERVE_SCRIPT = `local now = tonumber(ARGV[1])
-local count = 0
+/** Script tail: KEYS[1] expires a minute after its last member (`now` is set). */
+const KEEP_SET = `local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', KEYS[1], math.max(1, math.floor(tonumber(last[2]) - now)) + ${KEEP_MS})`
+
+/** Script part: `count`, the live members of all KEYS, the expired ones dropped (`now` is set). */
+const COUNT_LIVE = `local count = 0
 for _, key in ipairs(KEYS) do
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
   count = count + redis.call('ZCARD', key)
-end
+end`
+
+/** KEYS: the caller's sets, current tag first. ARGV: now, max, member, until. 1 = reserved, 0 = at the cap. */
+const RESERVE_SCRIPT = `local now = tonumber(ARGV[1])
+${COUNT_LIVE}
 if count >= tonumber(ARGV[2]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-redis.call('PEXPIRE', KEYS[1], math.max(1, math.floor(tonumber(last[2]) - now)) + ${KEEP_MS})
+${KEEP_SET}
 return 1`
 
-/** KEYS[1]: the set. ARGV: now, reservation, endpoint id, its expiry. */
+/**
+ * KEYS: the caller's sets, current tag first. ARGV: now, reservation, endpoint id, its expiry, max.
+ * 1 = counted; 0 = the reservation had lapsed and the cap filled meanwhile (nothing counted).
+ */
 const CONFIRM_SCRIPT = `local now = tonumber(ARGV[1])
+local held = redis.call('ZSCORE', KEYS[1], ARGV[2])
 redis.call('ZREM', KEYS[1], ARGV[2])
+if not (held and tonumber(held) > now) then
+${COUNT_LIVE}
+  if count >= tonumber(ARGV[5]) then return 0 end
+end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[3])
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-redis.call('PEXPIRE', KEYS[1], math.max(1, math.floor(tonumber(last[2]) - now)) + ${KEEP_MS})
+${KEEP_SET}
+return 1`
+
+/** KEYS[1]: the set. ARGV: now, endpoint id, its expiry. Counts an endpoint that exists (a write Redis missed). */
+const RECORD_SCRIPT = `local now = tonumber(ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[2])
+${KEEP_SET}
 return 1`
 
 export interface RedisCapStoreOptions {
@@ -92,7 +112,7 @@ export class RedisCapStore implements CapStore {
       try {
         await this.#replay(client)
         const reserved = await client.eval(RESERVE_SCRIPT, ids.length, ...ids.map(capKey), now, max, member, now + this.#reservationMs)
-        return reserved === 1 ? { member, ids: [...ids], shared: true } : undefined
+        return reserved === 1 ? { member, ids: [...ids], shared: true, max } : undefined
       } catch (err) {
         this.#fellBack('reserve', err)
       }
@@ -100,21 +120,24 @@ export class RedisCapStore implements CapStore {
     return this.#local.reserveNow(ids, max)
   }
 
-  async confirm (reservation: Reservation, endpointId: string, expiresAtMs: number): Promise<void> {
+  async confirm (reservation: Reservation, endpointId: string, expiresAtMs: number): Promise<boolean> {
     const id = reservation.ids[0] as string
     if (!reservation.shared) {
-      await this.#local.confirm(reservation, endpointId, expiresAtMs)
-      this.#miss(endpointId, { op: 'add', id, expiresAtMs })
-      return
+      const counted = await this.#local.confirm(reservation, endpointId, expiresAtMs)
+      if (counted) this.#miss(endpointId, { op: 'add', id, expiresAtMs })
+      return counted
     }
+    let counted = true
     const written = await this.#try('confirm', async (client) => {
-      await client.eval(CONFIRM_SCRIPT, 1, capKey(id), this.#clock.wall(), reservation.member, endpointId, expiresAtMs)
+      const { ids, member, max } = reservation
+      counted = await client.eval(CONFIRM_SCRIPT, ids.length, ...ids.map(capKey), this.#clock.wall(), member, endpointId, expiresAtMs, max) === 1
     })
     if (!written) {
       // Counted here for now, and in Redis once it is back (its reservation there expires).
       this.#local.record(id, endpointId, expiresAtMs)
       this.#miss(endpointId, { op: 'add', id, expiresAtMs })
     }
+    return counted
   }
 
   async cancel (reservation: Reservation): Promise<void> {
@@ -169,7 +192,7 @@ export class RedisCapStore implements CapStore {
     for (const [endpointId, missed] of [...this.#missed]) {
       if (missed.op === 'add') {
         const now = this.#clock.wall()
-        if (missed.expiresAtMs > now) await client.eval(CONFIRM_SCRIPT, 1, capKey(missed.id), now, '', endpointId, missed.expiresAtMs)
+        if (missed.expiresAtMs > now) await client.eval(RECORD_SCRIPT, 1, capKey(missed.id), now, endpointId, missed.expiresAtMs)
       } else {
         await Promise.all(missed.ids.map(async (id) => await client.zrem(capKey(id), endpointId)))
       }

@@ -21,7 +21,7 @@
 import { systemClock, type Clock, type TimerHandle } from '../lib/clock.js'
 import { AppError, logSafeCode } from '../lib/errors.js'
 import { silentLogger, type Logger } from '../lib/logger.js'
-import { BrtcApiError, DEFAULT_THROTTLE_MS, type BrtcApiClient } from './api-client.js'
+import { BrtcApiError, DEFAULT_THROTTLE_MS, eachPage, type BrtcApiClient, type EndpointPage } from './api-client.js'
 import { isServiceTag } from './owner-tag.js'
 
 export const SWEEP_OUTCOMES = ['success', 'locked', 'throttled', 'failed'] as const
@@ -177,24 +177,14 @@ export class Sweeper {
   async #collect (result: SweepResult, run: Run): Promise<string[]> {
     const now = this.#clock.wall()
     const expired: string[] = []
-    const seen = new Set<string>()
-    let cursor: string | undefined
-    do {
-      const after = cursor
-      const page = await this.#withThrottle(run, async () => await this.#api.listPage(after, run.signal))
+    const read = async (after: string | undefined): Promise<EndpointPage> => await this.#withThrottle(run, async () => await this.#api.listPage(after, run.signal))
+    const complete = await eachPage(read, this.#maxPages, (page) => {
       result.pages++
       for (const endpoint of page.endpoints) {
         if (isServiceTag(endpoint.tag) && endpoint.expiresAtMs <= now) expired.push(endpoint.endpointId)
       }
-      cursor = page.nextCursor
-      if (cursor !== undefined) {
-        if (seen.has(cursor) || result.pages >= this.#maxPages) {
-          this.#log.warn({ pages: result.pages }, 'brtc sweep: the endpoint list does not end; sweeping what was read')
-          break
-        }
-        seen.add(cursor)
-      }
-    } while (cursor !== undefined)
+    })
+    if (!complete) this.#log.warn({ pages: result.pages }, 'brtc sweep: the endpoint list does not end; sweeping what was read')
     result.expired = expired.length
     return expired
   }

@@ -68,7 +68,8 @@ export default fp<BrtcPluginOptions>(async function brtc (fastify, opts) {
   const bandwidth = (): UpstreamConfig => fastify.config.upstreams.find((u) => u.id === 'bandwidth') as UpstreamConfig
   const keys = new OwnerKeys({ secret: () => bandwidth().clientSecret, accountId: settings.accountId })
 
-  // A reservation outlives the slowest create: the account token (one timeout) and the call (another).
+  // A reservation covers a create's account token (one timeout) and its call (another); a slower
+  // create is held to the cap again when it confirms (src/brtc/cap-store.ts).
   const reservationMs = 2 * config.upstreamTimeoutMs + 5000
   const local = new MemoryCapStore({ clock, reservationMs })
   let caps: CapStore = local

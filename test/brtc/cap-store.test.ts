@@ -1,6 +1,7 @@
 // The in-memory cap (src/brtc/cap-store.ts): reservations count, confirm turns one into the
-// endpoint's slot, cancel frees it, expiry frees both, every tag of a caller counts (rotation),
-// many concurrent reservations at the cap never exceed it, and prune forgets idle callers.
+// endpoint's slot (a lapsed one only below the cap), cancel frees it, expiry frees both, every tag
+// of a caller counts (rotation), many concurrent reservations at the cap never exceed it, and prune
+// forgets idle callers.
 import t from 'tap'
 import { MemoryCapStore } from '../../src/brtc/cap-store.js'
 import { FakeClock } from '../helpers/fake-clock.js'
@@ -58,6 +59,23 @@ t.test('every tag of the caller counts; the slot goes under the first one; relea
   t.notOk(await caps.holds(['old-tag'], 'e-old'))
   await caps.release(['nobody'], 'e-new')
   t.ok(await caps.holds(['new-tag'], 'e-new'), 'another caller\'s release frees nothing of this one')
+})
+
+t.test('a reservation that lapsed confirms only below its cap', async (t) => {
+  const { caps, clock } = store()
+  const slow = await caps.reserve(['tag'], 1)
+  t.equal(slow?.max, 1, 'the reservation carries its cap')
+  clock.advance(15_000)
+  const fast = await caps.reserve(['tag'], 1)
+  t.ok(fast, 'the lapsed reservation no longer holds the slot')
+  t.equal(await caps.confirm(fast!, 'e-fast', clock.wall() + HOUR), true)
+  t.equal(await caps.confirm(slow!, 'e-slow', clock.wall() + HOUR), false, 'the cap filled meanwhile')
+  t.notOk(await caps.holds(['tag'], 'e-slow'), 'nothing counted')
+  await caps.release(['tag'], 'e-fast')
+  const again = await caps.reserve(['tag'], 1)
+  clock.advance(15_000)
+  t.equal(await caps.confirm(again!, 'e-late', clock.wall() + HOUR), true, 'room left: counted')
+  t.equal(await caps.reserve(['tag'], 1), undefined, 'and holds the slot')
 })
 
 t.test('100 concurrent creates at a cap of 3: exactly 3 slots', async (t) => {

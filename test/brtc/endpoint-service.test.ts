@@ -2,7 +2,9 @@
 // the cap reserved before the provider is called and given back when the call fails; the
 // provider's failures turned into the service's errors (429 → 503 with its Retry-After, 401/403
 // → 502 and one error line until the next success, the rest → 503); an endpoint born expired;
-// a create whose answer was lost reconciled from the list; listing across pages and keys; deleting one's own, someone else's (404), one already gone.
+// a create whose answer was lost reconciled from the list; a create that outlives its reservation
+// held to the cap again; listing across pages and keys; deleting one's own, someone else's (404),
+// one already gone.
 import t from 'tap'
 import { callerOf } from '../../src/auth/credentials.js'
 import { BrtcApiError, type BrtcEndpoint, type CreatedEndpoint, type EndpointPage } from '../../src/brtc/api-client.js'
@@ -158,6 +160,97 @@ t.test('a lost answer beside another create of the owner in flight: no endpoint 
   t.equal((await appError(service.create(owner))).code, 'ENDPOINT_LIMIT', 'two endpoints, two slots: the lost one\'s is still reserved')
 })
 
+t.test('a create that outlives its reservation: counted while the cap has room; else its endpoint is deleted and 409', async (t) => {
+  const deleted: string[] = []
+  let gate = deferred()
+  let failDelete = false
+  let slowNext = true
+  let n = 0
+  const { service, clock, caps, log } = setup({
+    async create ({ tag }) {
+      const endpoint = { endpointId: `e-${++n}`, status: 'DISCONNECTED', expiresAtMs: clock.wall() + HOUR, tag }
+      // The first create of each round is slow (a slow account token, say).
+      if (slowNext) {
+        slowNext = false
+        await gate.promise
+      }
+      return { ...endpoint, token: new Secret(TOKEN) }
+    },
+    async delete (id) {
+      if (failDelete) throw new BrtcApiError('delete', 'timeout', 'no complete response')
+      deleted.push(id)
+      return 'deleted'
+    }
+  }, 1)
+  const owner = await service.owner(callerOf('api_key', 'web'))
+
+  // Round 1: the slow create's reservation lapses, another create takes the slot and confirms.
+  const slow = service.create(owner)
+  t.equal((await appError(service.create(owner))).code, 'ENDPOINT_LIMIT', 'the reservation holds the slot while it lasts')
+  clock.advance(15_000)
+  t.equal((await service.create(owner)).endpointId, 'e-2', 'the lapsed reservation no longer holds the slot')
+  gate.resolve()
+  const refused = await appError(slow)
+  t.equal(refused.statusCode, 409)
+  t.equal(refused.code, 'ENDPOINT_LIMIT', 'the slow create is held to the cap when it confirms')
+  t.same(deleted, ['e-1'], 'and its endpoint is deleted: the caller never gets its token')
+  t.notOk(await caps.holds(owner.tags, 'e-1'))
+  t.ok(await caps.holds(owner.tags, 'e-2'))
+  t.ok(log.lines.some((l) => l.level === 'warn' && l.obj?.endpointId === 'e-1' && l.msg.includes('outlived its reservation')))
+
+  // Round 2: room again (e-2 deleted through the service): the slow create is counted.
+  await caps.release(owner.tags, 'e-2')
+  gate = deferred()
+  slowNext = true
+  const slowWithRoom = service.create(owner)
+  clock.advance(15_000)
+  gate.resolve()
+  t.equal((await slowWithRoom).endpointId, 'e-3', 'a lapsed reservation below the cap is counted')
+  t.ok(await caps.holds(owner.tags, 'e-3'))
+  t.equal((await appError(service.create(owner))).code, 'ENDPOINT_LIMIT', 'and holds the slot')
+
+  // Round 3: the delete of the endpoint over the cap fails: still 409, and the sweep's job.
+  await caps.release(owner.tags, 'e-3')
+  gate = deferred()
+  slowNext = true
+  failDelete = true
+  const slowFailing = service.create(owner)
+  clock.advance(15_000)
+  t.equal((await service.create(owner)).endpointId, 'e-5')
+  gate.resolve()
+  t.equal((await appError(slowFailing)).code, 'ENDPOINT_LIMIT')
+  t.ok(log.lines.some((l) => l.level === 'warn' && l.obj?.endpointId === 'e-4' && l.msg.includes('the sweep deletes it')))
+})
+
+t.test('a lost answer found in the list after the reservation lapsed and the cap filled: that endpoint is deleted', async (t) => {
+  const made: BrtcEndpoint[] = []
+  const deleted: string[] = []
+  const gate = deferred()
+  let n = 0
+  const { service, clock, caps } = setup({
+    async create ({ tag }) {
+      const endpoint = { endpointId: `e-${++n}`, status: 'DISCONNECTED', expiresAtMs: clock.wall() + HOUR, tag }
+      made.push(endpoint)
+      if (n === 1) {
+        await gate.promise
+        throw new BrtcApiError('create', 'timeout', 'no complete response')
+      }
+      return { ...endpoint, token: new Secret(TOKEN) }
+    },
+    async listPage () { return { endpoints: made, nextCursor: undefined } },
+    async delete (id) { deleted.push(id); return 'deleted' }
+  }, 1)
+  const owner = await service.owner(callerOf('api_key', 'web'))
+  const lost = service.create(owner)
+  clock.advance(15_000)
+  t.equal((await service.create(owner)).endpointId, 'e-2')
+  gate.resolve()
+  t.equal((await appError(lost)).statusCode, 503, 'the lost answer is still a 503')
+  t.same(deleted, ['e-1'], 'the endpoint it made is over the cap and deleted')
+  t.ok(await caps.holds(owner.tags, 'e-2'))
+  t.notOk(await caps.holds(owner.tags, 'e-1'))
+})
+
 t.test('provider failures become the service\'s errors', async (t) => {
   const cases: Array<[unknown, number, string, number | undefined]> = [
     [new BrtcApiError('create', 'throttled', 'HTTP 429', { status: 429, retryAfterMs: 7000 }), 503, 'UPSTREAM_UNAVAILABLE', 7],
@@ -249,12 +342,18 @@ t.test('list: the owner\'s live endpoints over every page, under any of its keys
   t.same((await service.list(stranger)).map((e) => e.endpointId), ['e-theirs'])
 })
 
-t.test('list stops at MAX_LIST_PAGES and says so', async (t) => {
+t.test('list stops at MAX_LIST_PAGES or a repeated cursor, and says so', async (t) => {
   let pages = 0
   const { service, log } = setup({ async listPage () { pages++; return { endpoints: [], nextCursor: `c${pages}` } } })
   t.same(await service.list(await service.owner(callerOf('api_key', 'web'))), [])
   t.equal(pages, MAX_LIST_PAGES)
-  t.ok(log.lines.some((l) => l.level === 'warn' && /too many endpoints/.test(l.msg)))
+  t.ok(log.lines.some((l) => l.level === 'warn' && /too long or does not end/.test(l.msg) && l.obj?.pages === MAX_LIST_PAGES))
+
+  const cursors: Array<string | undefined> = []
+  const looping = setup({ async listPage (after) { cursors.push(after); return { endpoints: [], nextCursor: after === undefined ? 'a' : 'b' } } })
+  t.same(await looping.service.list(await looping.service.owner(callerOf('api_key', 'web'))), [])
+  t.same(cursors, [undefined, 'a', 'b'], 'a cursor the provider hands out twice ends the listing')
+  t.ok(looping.log.lines.some((l) => l.level === 'warn' && l.obj?.pages === 3))
 })
 
 t.test('remove: one\'s own (deleted, or gone meanwhile), someone else\'s or an unknown one (the same 404)', async (t) => {
