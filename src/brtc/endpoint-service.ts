@@ -6,6 +6,7 @@
 // - its 401/403 → 502 UPSTREAM_CREDENTIALS_REJECTED, and one error log line (until the next
 //   success) saying the credentials lack the BRTC role;
 // - anything else failing (timeout, network, 5xx, an unreadable answer) → 503 with Retry-After;
+//   an outage is logged at warn when it starts and at info when the provider answers again;
 // - the account token's own failure (the token manager's 502/503) passes through as it is.
 // A caller never learns whether an endpoint that is not theirs exists: both are the same 404.
 // A create whose answer was lost (a timeout, a dropped connection, an unreadable 2xx) may have
@@ -71,6 +72,8 @@ export class EndpointService {
   readonly #log: Logger
   /** The credentials-rejected line is written once until the provider accepts them again. */
   #rejectionLogged = false
+  /** An outage (timeouts, 5xx, 429) is logged once when it starts and once when it ends. */
+  #outage = false
   /** Creates in flight here, per owner tag: an endpoint one of them made may not be confirmed yet. */
   readonly #creating = new Map<string, number>()
 
@@ -225,6 +228,10 @@ export class EndpointService {
       throw this.#asAppError(err)
     }
     this.#rejectionLogged = false
+    if (this.#outage) {
+      this.#outage = false
+      this.#log.info({}, 'brtc: the Endpoints API answers again')
+    }
     return result
   }
 
@@ -242,6 +249,9 @@ export class EndpointService {
     if (errorClass === 'client_error' || errorClass === 'bad_response') {
       // Not an outage: the provider refused or garbled a request this service made.
       this.#log.warn({ operation, status, errorClass }, 'brtc: unexpected answer from the Endpoints API')
+    } else if (!this.#outage) {
+      this.#outage = true
+      this.#log.warn({ operation, status, errorClass }, 'brtc: the Endpoints API is not answering; endpoint requests get 503 until it does')
     }
     return upstreamUnavailable(BRTC_UPSTREAM, errorClass, err.retryAfterMs ?? DEFAULT_RETRY_MS)
   }

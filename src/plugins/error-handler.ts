@@ -89,8 +89,8 @@ export default fp(async function errorHandler (fastify) {
     const out = toErrorBody(err)
     if (out.statusCode >= 500) {
       if (err instanceof AppError) {
-        // Debug only: the token manager logs each outage once per state change at warn, so a
-        // line per failed request would only flood the log during an outage.
+        // Debug only: the token manager and the endpoint service log each outage once per state
+        // change at warn, so a line per failed request would only flood the log during an outage.
         request.log.debug({ code: out.code, upstream: err.upstream, errorClass: err.errorClass }, 'request failed')
       } else {
         // Unexpected: its class and stack frames, never its message, which may quote request data.

@@ -295,6 +295,32 @@ t.test('401/403: one error line saying the credentials lack the BRTC role, again
   t.equal(errors(), 2, 'logged again after the provider accepted them in between')
 })
 
+t.test('an outage (timeouts, 5xx, 429): one warn line when it starts, one info line when the provider answers again', async (t) => {
+  let failure: BrtcApiError | undefined = new BrtcApiError('list', 'timeout', 'no complete response')
+  const { service, log } = setup({
+    async listPage () {
+      if (failure !== undefined) throw failure
+      return { endpoints: [], nextCursor: undefined }
+    }
+  })
+  const owner = await service.owner(callerOf('api_key', 'web'))
+  const outageLines = (): string[] => log.lines.filter((l) => l.level === 'warn' || l.level === 'info').map((l) => `${l.level}: ${l.msg}`)
+  for (let i = 0; i < 3; i++) await appError(service.list(owner))
+  failure = new BrtcApiError('list', 'server_error', 'HTTP 500', { status: 500 })
+  await appError(service.list(owner))
+  t.same(outageLines(), ['warn: brtc: the Endpoints API is not answering; endpoint requests get 503 until it does'], 'one line for four failures')
+  t.match(log.lines[0]?.obj, { operation: 'list', errorClass: 'timeout' })
+  failure = undefined
+  await service.list(owner)
+  await service.list(owner)
+  t.equal(outageLines().at(-1), 'info: brtc: the Endpoints API answers again')
+  t.equal(outageLines().length, 2, 'said once')
+  failure = new BrtcApiError('list', 'throttled', 'HTTP 429', { status: 429, retryAfterMs: 2000 })
+  await appError(service.list(owner))
+  t.equal(outageLines().length, 3, 'a new outage is logged again')
+  t.match(log.lines.at(-1)?.obj, { errorClass: 'throttled', status: 429 })
+})
+
 t.test('an endpoint that is born expired is refused (503) and its slot given back', async (t) => {
   const { service, clock, log } = setup({
     async create ({ tag }) { return { endpointId: 'e-dead', status: 'DISCONNECTED', expiresAtMs: clock.wall() + 999, tag, token: new Secret(TOKEN) } }
