@@ -161,8 +161,7 @@ export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
   // alone bounds memory; an expired entry is dropped when read or evicted.
   const cache = new LRUCache<string, { sub: string, expiresAtMs: number }>({ max: opts.cacheMax ?? DEFAULT_CACHE_MAX })
 
-  function cached (jwt: string, at: number): { sub: string } | undefined {
-    const cacheKey = cacheKeyOf(jwt)
+  function cached (cacheKey: string, at: number): { sub: string } | undefined {
     const hit = cache.get(cacheKey)
     if (hit === undefined) return undefined
     if (at < hit.expiresAtMs) return { sub: hit.sub }
@@ -171,7 +170,7 @@ export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
   }
 
   return {
-    cached: (jwt) => typeof jwt === 'string' && jwt.length <= MAX_JWT_LENGTH ? cached(jwt, now()) : undefined,
+    cached: (jwt) => typeof jwt === 'string' && jwt.length <= MAX_JWT_LENGTH ? cached(cacheKeyOf(jwt), now()) : undefined,
     reset () {
       cache.clear()
       jwks = remote()
@@ -187,9 +186,9 @@ export function createJwtVerifier (opts: JwtVerifierOptions): JwtVerifier {
       throw new JwtVerificationError('malformed')
     }
     const started = now()
-    const hit = cached(jwt, started)
-    if (hit !== undefined) return hit
     const cacheKey = cacheKeyOf(jwt)
+    const hit = cached(cacheKey, started)
+    if (hit !== undefined) return hit
     const began = generation
 
     let payload

@@ -42,7 +42,9 @@ const HOST = '^[A-Za-z0-9._:%-]+$'
 
 const clientId = text('a non-empty string without ":" or control characters', CLIENT_ID)
 const clientSecret = text('a non-empty string without control characters', PRINTABLE)
-const url = (kind: string, defaultValue?: string) => text(`an absolute ${kind} URL without credentials`, PRINTABLE, defaultValue)
+// Only the characters are checked here; parse-config names what else a URL of each variable
+// must be (its scheme, a host, https unless loopback, credentials only in REDIS_URL).
+const url = (defaultValue?: string) => text('a URL without control characters', PRINTABLE, defaultValue)
 
 export const EnvSchema = Type.Object({
   PORT: integer(0, 65_535, 8080),
@@ -51,12 +53,12 @@ export const EnvSchema = Type.Object({
 
   BANDWIDTH_CLIENT_ID: clientId,
   BANDWIDTH_CLIENT_SECRET: clientSecret,
-  BANDWIDTH_TOKEN_URL: url('http: or https:', 'https://id.bandwidth.com/api/v1/oauth2/token'),
+  BANDWIDTH_TOKEN_URL: url('https://id.bandwidth.com/api/v1/oauth2/token'),
   BANDWIDTH_EXPIRY_MARGIN_SECONDS: integer(0, 3600, 10),
 
   GLOBAL_WEBRTC_CLIENT_ID: clientId,
   GLOBAL_WEBRTC_CLIENT_SECRET: clientSecret,
-  GLOBAL_WEBRTC_TOKEN_URL: url('http: or https:', 'https://id.voxbone.com/api/v1/oauth2/token'),
+  GLOBAL_WEBRTC_TOKEN_URL: url('https://id.voxbone.com/api/v1/oauth2/token'),
   GLOBAL_WEBRTC_SCOPE: text('one or more space-separated OAuth scope tokens', SCOPE, 'voice.webrtc'),
   GLOBAL_WEBRTC_EXPIRY_MARGIN_SECONDS: integer(0, 3600, 30),
 
@@ -70,7 +72,7 @@ export const EnvSchema = Type.Object({
   UPSTREAM_TIMEOUT_MS: integer(100, 60_000, 5000),
 
   API_KEYS: text('comma-separated name:key or name:sha256:<64 hex digits> entries', '^[\\s\\S]+$'),
-  AUTH_JWKS_URL: url('http: or https:'),
+  AUTH_JWKS_URL: url(),
   AUTH_ISSUER: text('a non-empty string without control characters', PRINTABLE),
   AUTH_AUDIENCE: text('a non-empty string without control characters', PRINTABLE),
 
@@ -79,15 +81,15 @@ export const EnvSchema = Type.Object({
   // same bound is a sane cap for the count.
   RATE_LIMIT_MAX: integer(1, MAX_TIMER_MS, 60),
   RATE_LIMIT_WINDOW_MS: integer(1000, MAX_TIMER_MS, 60_000),
-  REDIS_URL: url('redis: or rediss:'),
+  REDIS_URL: url(),
   TRUST_PROXY: text('true, false, a hop count, or comma-separated IP addresses/CIDR ranges', PRINTABLE, 'false'),
   SECRET_FILES_POLL_SECONDS: integer(1, 86_400, 10),
   METRICS_PORT: integer(1, 65_535),
 
   // Bandwidth account ids are decimal digits; the Endpoints API refuses anything else with a 400.
   BRTC_ACCOUNT_ID: text('a Bandwidth account id: 1 to 64 decimal digits', '^[0-9]{1,64}$'),
-  BRTC_API_URL: url('https:', 'https://api.bandwidth.com/v2'),
-  BRTC_EVENT_CALLBACK_URL: url('https:'),
+  BRTC_API_URL: url('https://api.bandwidth.com/v2'),
+  BRTC_EVENT_CALLBACK_URL: url(),
   BRTC_MAX_ENDPOINTS_PER_CALLER: integer(1, 1000, 5),
   BRTC_SWEEP_INTERVAL_SECONDS: integer(10, 86_400, 300),
 })

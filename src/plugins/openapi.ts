@@ -6,6 +6,7 @@ import fp from 'fastify-plugin'
 import swagger from '@fastify/swagger'
 import { readFileSync } from 'node:fs'
 import { Type } from 'typebox'
+import { errorReplies } from '../routes/schemas.js'
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 
@@ -51,7 +52,7 @@ export default fp(async function openapi (fastify) {
     schema: {
       summary: 'This document',
       querystring: Type.Object({}),
-      response: { 200: Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: true, description: 'OpenAPI 3.1' }) }
+      response: { 200: Type.Unsafe<Record<string, unknown>>({ type: 'object', additionalProperties: true, description: 'OpenAPI 3.1' }), ...errorReplies(400, 500) }
     },
     logLevel: 'warn'
   }, async function document (_request, reply) {

@@ -1,8 +1,8 @@
 // Optional Redis (REDIS_URL) for running several replicas: one connection, shared by the rate
-// limiter and the tokens' shared source, as `fastify.redis` (null without REDIS_URL), and its
-// `redis_up` gauge. ioredis is loaded only when REDIS_URL is set. Startup waits briefly for the
-// first connection so prewarming can share the token, but never fails on Redis: the app starts
-// and serves without it.
+// limiter, the tokens' shared source and the BRTC cap and sweep lock, as `fastify.redis` (null
+// without REDIS_URL), and its `redis_up` gauge. ioredis is loaded only when REDIS_URL is set.
+// Startup waits briefly for the first connection so prewarming can share the token, but never fails
+// on Redis: the app starts and serves without it.
 import fp from 'fastify-plugin'
 import type { RedisConnection, RedisTimings } from '../redis/connection.js'
 

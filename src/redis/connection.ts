@@ -1,4 +1,5 @@
-// The Redis connection shared by the rate limiter and the token cache, and its up/down state.
+// The Redis connection shared by the rate limiter, the token cache and the BRTC cap and sweep
+// lock, and its up/down state.
 // Redis is an optimisation here, never a dependency: while it is down every user falls back to
 // this replica's own cache and counters, so the client is tuned to fail fast rather than queue
 // (no offline queue, no per-command retries, short timeouts) and to reconnect on its own forever.
@@ -11,7 +12,7 @@ import type { Secret } from '../lib/secret.js'
 
 export type RedisStatus = 'up' | 'down'
 
-/** What the shared token source and the rate-limit store need of the connection. */
+/** What the connection's users (token source, rate-limit store, BRTC cap and lock) need of it. */
 export interface RedisLink {
   readonly client: Redis
   isUp (): boolean

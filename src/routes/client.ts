@@ -56,7 +56,8 @@ const clientRoute: FastifyPluginAsyncTypebox<ClientRouteOptions> = async functio
   const bundle = await load(file)
   if (bundle === undefined) {
     const path = file instanceof URL ? fileURLToPath(file) : file
-    fastify.log.warn({ file: path }, `browser token client not built: ${CLIENT_PATH} answers 404 (run npm run build)`)
+    fastify.log.warn({ file: path }, `browser token client not found at file: ${CLIENT_PATH} answers 404 ` +
+      '(npm run build writes it for the built service, dist/bundle/server.js; a service run from src/ has none)')
   }
 
   fastify.get(CLIENT_PATH, {
@@ -68,7 +69,7 @@ const clientRoute: FastifyPluginAsyncTypebox<ClientRouteOptions> = async functio
         // Sent as the file's bytes (a Buffer is never serialised); typed so.
         200: Type.Unsafe<Buffer>({ type: 'string', description: 'The ES module, text/javascript' }),
         304: Type.Unsafe<void>({ description: 'Not Modified: the ETag matched; no body, no Content-Type, no Content-Length' }),
-        ...errorReplies(404)
+        ...errorReplies(400, 404, 500)
       }
     }
   }, async function tokenClient (request, reply) {

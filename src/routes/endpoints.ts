@@ -139,7 +139,8 @@ const endpointRoutes: FastifyPluginAsyncTypebox = async function endpointRoutes 
       body: NoBody,
       response: {
         204: Type.Unsafe<void>({ description: 'Deleted, or already gone' }),
-        ...errorReplies(400, 401, 404, 413, 415, 429, 500, 502, 503)
+        // 414: an endpointId over the router's 128 characters, refused while routing.
+        ...errorReplies(400, 401, 404, 413, 414, 415, 429, 500, 502, 503)
       }
     },
     onRequest,

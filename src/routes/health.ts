@@ -3,6 +3,7 @@
 // and load balancers call them.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { errorReplies } from './schemas.js'
 
 const UpstreamStatus = Type.Object({
   state: Type.Union([Type.Literal('valid'), Type.Literal('missing'), Type.Literal('failing')]),
@@ -27,7 +28,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async function healthRoutes (fas
     schema: {
       summary: 'Liveness: the process answers',
       querystring: Type.Object({}),
-      response: { 200: Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false }) }
+      response: { 200: Type.Object({ status: Type.Literal('ok') }, { additionalProperties: false }), ...errorReplies(400, 500) }
     },
     logLevel: 'warn'
   }, async function healthz () {
@@ -35,7 +36,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async function healthRoutes (fas
   })
 
   fastify.get('/readyz', {
-    schema: { summary: 'Readiness: 503 while draining; each upstream\'s token state', querystring: Type.Object({}), response: { 200: ReadyReply, 503: ReadyReply } },
+    schema: { summary: 'Readiness: 503 while draining; each upstream\'s token state', querystring: Type.Object({}), response: { 200: ReadyReply, 503: ReadyReply, ...errorReplies(400, 500) } },
     logLevel: 'warn'
   }, async function readyz (_request, reply) {
     const upstreams: Record<string, { state: 'valid' | 'missing' | 'failing', secondsLeft: number, lastError: string | null }> = {}

@@ -16,7 +16,7 @@ const metricsRoute: FastifyPluginAsyncTypebox = async function metricsRoute (fas
       ...(elsewhere && { hide: true }),
       summary: 'Prometheus metrics',
       querystring: Type.Object({}),
-      response: { 200: Type.String({ description: 'Prometheus text format' }), ...errorReplies(500) }
+      response: { 200: Type.String({ description: 'Prometheus text format' }), ...errorReplies(400, 500) }
     },
     logLevel: 'warn',
     ...(elsewhere && { constraints: METRICS_LISTENER })

@@ -73,7 +73,9 @@ t.test('a bad URL', async t => {
     'checked even for a disabled upstream')
   t.same(problems({ ...MINIMAL, BANDWIDTH_TOKEN_URL: 'https://user:pw@id.example.com/token' }), ['BANDWIDTH_TOKEN_URL: must not contain credentials'])
   t.same(problems({ ...MINIMAL, BANDWIDTH_TOKEN_URL: 'https://user@id.example.com/token' }), ['BANDWIDTH_TOKEN_URL: must not contain credentials'])
-  t.same(problems({ ...MINIMAL, BANDWIDTH_TOKEN_URL: 'https://id.example.com/\n' }), ['BANDWIDTH_TOKEN_URL: must be an absolute http: or https: URL without credentials'])
+  t.same(problems({ ...MINIMAL, BANDWIDTH_TOKEN_URL: 'https://id.example.com/\n' }), ['BANDWIDTH_TOKEN_URL: must be a URL without control characters'])
+  t.same(problems({ ...MINIMAL, REDIS_URL: 'redis://:pw@redis:6379\t' }), ['REDIS_URL: must be a URL without control characters'],
+    'a stray tab is named as what it is, not as credentials (REDIS_URL may carry a password)')
   t.same(problems({ ...MINIMAL, ...AUTH, AUTH_JWKS_URL: 'file:///etc/jwks.json' }), [`AUTH_JWKS_URL: ${httpUrl}`])
   t.same(problems({ ...MINIMAL, REDIS_URL: 'http://redis:6379' }), ['REDIS_URL: must be an absolute redis: or rediss: URL with a host'])
   t.same(problems({ ...MINIMAL, REDIS_URL: 'redis://' }), ['REDIS_URL: must be an absolute redis: or rediss: URL with a host'])

@@ -98,7 +98,7 @@ t.test('not built: a warning at startup and 404, while the token API works', asy
   const res = await fastify.inject({ url: PATH })
   t.equal(res.statusCode, 404)
   t.same(res.json(), { statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: 'The browser token client is not built' })
-  const warning = parsedLogs<{ level: number, msg: string, file?: string }>(logs).find((l) => l.msg.includes('not built'))
+  const warning = parsedLogs<{ level: number, msg: string, file?: string }>(logs).find((l) => l.msg.includes('browser token client not found'))
   t.equal(warning?.level, 40, 'logged at warn')
   t.equal(warning?.file, fileURLToPath(DEFAULT_CLIENT_FILE))
   t.match(warning?.msg, /npm run build/)

@@ -342,7 +342,7 @@ t.test('the OpenAPI document lists the three routes with a summary and every sta
   const op = (path: string, method: string) => doc.paths[path]?.[method]
   t.same(Object.keys(op('/endpoints/webrtc', 'post')?.responses ?? {}).sort(), ['201', '400', '401', '409', '413', '415', '429', '500', '502', '503'])
   t.same(Object.keys(op('/endpoints/webrtc', 'get')?.responses ?? {}).sort(), ['200', '400', '401', '429', '500', '502', '503'])
-  t.same(Object.keys(op('/endpoints/webrtc/{endpointId}', 'delete')?.responses ?? {}).sort(), ['204', '400', '401', '404', '413', '415', '429', '500', '502', '503'])
+  t.same(Object.keys(op('/endpoints/webrtc/{endpointId}', 'delete')?.responses ?? {}).sort(), ['204', '400', '401', '404', '413', '414', '415', '429', '500', '502', '503'])
   for (const [path, method] of [['/endpoints/webrtc', 'post'], ['/endpoints/webrtc', 'get'], ['/endpoints/webrtc/{endpointId}', 'delete']] as const) {
     t.match(op(path, method)?.summary, /\w+/, `${method} ${path} has a summary`)
   }
