@@ -5,6 +5,10 @@
 //                                 "operation": create, list, get or delete)
 //   POST /__emulator/expires-in  {"tenant": "bandwidth", "seconds": 5}
 //   POST /__emulator/endpoint-lifetime  {"seconds": 5}   (BRTC endpoints created from now on)
+//   POST /__emulator/credentials {"tenant": "bandwidth", "clientSecret": "…", "secondarySecret": "…"}
+//                                (either field; "secondarySecret": null stops the second secret:
+//                                 the provider's two-secret rotation, to rehearse the runbook;
+//                                 secrets are never echoed nor in stats)
 //   POST /__emulator/reset
 //   GET  /__emulator/stats       -> EmulatorStats
 // They have no authentication at all: anyone who reaches the emulator can program it. That is
@@ -21,6 +25,7 @@ const ROUTES: Record<string, string> = {
   fault: 'POST',
   'expires-in': 'POST',
   'endpoint-lifetime': 'POST',
+  credentials: 'POST',
   reset: 'POST',
   stats: 'GET'
 }
@@ -53,6 +58,23 @@ function targetOf (body: Record<string, unknown>): FaultTarget {
   return target as FaultTarget
 }
 
+const optionalText = (body: Record<string, unknown>, field: string): string | undefined => {
+  const value = body[field]
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value === '') throw new BadRequest(`${field} must be a non-empty string`)
+  return value
+}
+
+/** The credentials route: the tenant's secret and second secret, each optional; both checked before either is set. */
+function setCredentials (control: EmulatorControl, body: Record<string, unknown>): void {
+  const tenant = tenantOf(body)
+  const secret = optionalText(body, 'clientSecret')
+  const secondary = body.secondarySecret === null ? null : optionalText(body, 'secondarySecret')
+  if (secret === undefined && secondary === undefined) throw new BadRequest('clientSecret or secondarySecret is required')
+  if (secret !== undefined) control.setClientSecret(tenant, secret)
+  if (secondary !== undefined) control.setSecondarySecret(tenant, secondary)
+}
+
 /** Serve one control request; `name` is the path after the prefix. */
 export function handleControl (
   control: EmulatorControl, name: string, method: string, raw: string, contentType: string | undefined, res: ServerResponse
@@ -70,6 +92,7 @@ export function handleControl (
     }
     if (name === 'expires-in') control.setExpiresIn(tenantOf(body), body.seconds as number)
     if (name === 'endpoint-lifetime') control.setEndpointLifetime(body.seconds as number)
+    if (name === 'credentials') setCredentials(control, body)
     sendJson(res, 200, { ok: true })
   } catch (err) {
     /* c8 ignore next -- defensive: every throw above is a BadRequest or a TypeError */

@@ -146,6 +146,8 @@ export interface EmulatorControl {
   setFault (target: FaultTarget, fault: Fault | null): void
   setExpiresIn (tenant: Tenant, seconds: number): void
   setCredentials (tenant: Tenant, clientId: string, clientSecret: string): void
+  /** The tenant's client secret, its client id kept. */
+  setClientSecret (tenant: Tenant, clientSecret: string): void
   /** Also accept `secret` for the tenant's client id (the provider's two active secrets); null stops. */
   setSecondarySecret (tenant: Tenant, secret: string | null): void
   /**

@@ -148,6 +148,9 @@ export function createUpstreamEmulator (options: EmulatorOptions = {}): Upstream
       if (clientId.includes(':')) throw new TypeError('A Basic user-id cannot contain ":"')
       Object.assign(state[tenant].config, { clientId, clientSecret })
     },
+    setClientSecret (tenant, clientSecret) {
+      state[tenant].config.clientSecret = clientSecret
+    },
     setSecondarySecret (tenant, secret) {
       state[tenant].config.secondarySecret = secret ?? undefined
     },

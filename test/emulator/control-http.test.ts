@@ -2,7 +2,7 @@
 // out-of-process users (bench, soak, browser tests, compose dev). Bad input must be refused with
 // a reason and leave the emulator as it was.
 import t from 'tap'
-import { postControl, requestToken, startEmulator } from '../helpers/emulator.js'
+import { basic, CREDS, postControl, requestToken, startEmulator } from '../helpers/emulator.js'
 
 t.test('fault over HTTP: set, seen in stats, cleared', async (t) => {
   const emu = await startEmulator(t)
@@ -41,6 +41,25 @@ t.test('expires-in and reset over HTTP', async (t) => {
   t.equal((await postControl(emu, 'reset', {})).status, 200, 'or an empty object')
 })
 
+t.test('credentials over HTTP: the provider\'s two-secret rotation, step by step', async (t) => {
+  const emu = await startEmulator(t)
+  const id = CREDS.bandwidth.clientId
+  const old = CREDS.bandwidth.clientSecret
+  const fresh = 'rotated-bandwidth-secret-0123456789'
+  const token = async (secret: string): Promise<number> => (await requestToken(emu, 'bandwidth', { authorization: basic(id, secret) })).status
+  t.equal(await token(fresh), 401, 'before: only the current secret')
+  const added = await postControl(emu, 'credentials', { tenant: 'bandwidth', secondarySecret: fresh })
+  t.equal(added.status, 200)
+  t.notMatch(await added.text(), fresh, 'never echoed')
+  t.equal(await token(old), 200, 'both secrets while the service switches')
+  t.equal(await token(fresh), 200)
+  t.equal((await postControl(emu, 'credentials', { tenant: 'bandwidth', clientSecret: fresh, secondarySecret: null })).status, 200)
+  t.equal(await token(fresh), 200, 'the new secret, its client id kept')
+  t.equal(await token(old), 401, 'the old secret deleted')
+  t.notMatch(JSON.stringify(emu.stats()), fresh, 'not in stats')
+  t.equal(await (await requestToken(emu, 'global')).status, 200, 'the other tenant untouched')
+})
+
 t.test('bad control requests are refused with a reason', async (t) => {
   const emu = await startEmulator(t)
   const cases: Array<[string, unknown, string | undefined, RegExp]> = [
@@ -54,7 +73,11 @@ t.test('bad control requests are refused with a reason', async (t) => {
     ['fault', 'null', undefined, /JSON object/],
     ['fault', 'tenant=global', 'application/x-www-form-urlencoded', /Content-Type/],
     ['expires-in', { tenant: 'global', seconds: '60' }, undefined, /seconds/],
-    ['expires-in', { tenant: 'global' }, undefined, /seconds/]
+    ['expires-in', { tenant: 'global' }, undefined, /seconds/],
+    ['credentials', { tenant: 'global' }, undefined, /clientSecret or secondarySecret is required/],
+    ['credentials', { tenant: 'brtc', clientSecret: 'x' }, undefined, /tenant/],
+    ['credentials', { tenant: 'global', clientSecret: '' }, undefined, /clientSecret must be a non-empty string/],
+    ['credentials', { tenant: 'global', clientSecret: 'valid-new-secret', secondarySecret: 7 }, undefined, /secondarySecret must be/]
   ]
   for (const [route, body, contentType, message] of cases) {
     const res = await postControl(emu, route, body, contentType)
@@ -65,6 +88,7 @@ t.test('bad control requests are refused with a reason', async (t) => {
   t.equal(untyped.status, 400, 'a body without Content-Type')
   t.same(emu.stats().faults, { bandwidth: null, global: null })
   t.equal(emu.stats().expiresIn.global, 600)
+  t.equal((await requestToken(emu, 'global')).status, 200, 'a refused credentials request changed no secret')
 })
 
 t.test('control routing: methods, unknown routes, size limit, switched off', async (t) => {
@@ -75,7 +99,7 @@ t.test('control routing: methods, unknown routes, size limit, switched off', asy
   res = await fetch(`${emu.url}/__emulator/fault`)
   t.equal(res.status, 405)
   t.equal(res.headers.get('allow'), 'POST')
-  t.equal((await postControl(emu, 'credentials', {})).status, 404)
+  t.equal((await postControl(emu, 'no-such-route', {})).status, 404)
   t.equal((await postControl(emu, 'fault', { tenant: 'global', fault: null, pad: 'x'.repeat(20_000) })).status, 413)
 
   const off = await startEmulator(t, { controlRoutes: false })
