@@ -153,11 +153,12 @@ export class EndpointService {
       }
       for (const endpoint of listed) {
         if (await this.#caps.holds(owner.tags, endpoint.endpointId)) continue
-        if (await this.#caps.confirm(reservation, endpoint.endpointId, Date.parse(endpoint.expiresAt))) {
-          this.#log.warn({ endpointId: endpoint.endpointId }, 'brtc: a create whose answer was lost made an endpoint; it counts toward its caller\'s cap')
-        } else {
-          await this.#discard(endpoint.endpointId)
-        }
+        // Not deleted when the cap filled meanwhile: an endpoint found by listing may be one that
+        // a create of the same caller on another replica is about to hand out.
+        const counted = await this.#caps.confirm(reservation, endpoint.endpointId, Date.parse(endpoint.expiresAt))
+        this.#log.warn({ endpointId: endpoint.endpointId }, counted
+          ? 'brtc: a create whose answer was lost made an endpoint; it counts toward its caller\'s cap'
+          : 'brtc: a create whose answer was lost made an endpoint, but its caller\'s cap filled meanwhile; it is not counted')
         return
       }
       await this.#caps.cancel(reservation)
@@ -206,7 +207,7 @@ export class EndpointService {
   }
 
   /**
-   * Deletes an endpoint a create made after its reservation lapsed, when the caller's cap filled
+   * Deletes the endpoint a create made after its reservation lapsed, when the caller's cap filled
    * meanwhile: the caller never gets its token. Tagged, so the sweep deletes it after it expires
    * if this delete fails.
    */

@@ -222,12 +222,12 @@ t.test('a create that outlives its reservation: counted while the cap has room; 
   t.ok(log.lines.some((l) => l.level === 'warn' && l.obj?.endpointId === 'e-4' && l.msg.includes('the sweep deletes it')))
 })
 
-t.test('a lost answer found in the list after the reservation lapsed and the cap filled: that endpoint is deleted', async (t) => {
+t.test('a lost answer found in the list after the reservation lapsed and the cap filled: not counted, not deleted', async (t) => {
   const made: BrtcEndpoint[] = []
   const deleted: string[] = []
   const gate = deferred()
   let n = 0
-  const { service, clock, caps } = setup({
+  const { service, clock, caps, log } = setup({
     async create ({ tag }) {
       const endpoint = { endpointId: `e-${++n}`, status: 'DISCONNECTED', expiresAtMs: clock.wall() + HOUR, tag }
       made.push(endpoint)
@@ -246,9 +246,11 @@ t.test('a lost answer found in the list after the reservation lapsed and the cap
   t.equal((await service.create(owner)).endpointId, 'e-2')
   gate.resolve()
   t.equal((await appError(lost)).statusCode, 503, 'the lost answer is still a 503')
-  t.same(deleted, ['e-1'], 'the endpoint it made is over the cap and deleted')
+  t.same(deleted, [], 'a listed endpoint may be another replica\'s create of the caller: never deleted')
   t.ok(await caps.holds(owner.tags, 'e-2'))
-  t.notOk(await caps.holds(owner.tags, 'e-1'))
+  t.notOk(await caps.holds(owner.tags, 'e-1'), 'not counted: the cap filled meanwhile')
+  t.ok(log.lines.some((l) => l.level === 'warn' && l.obj?.endpointId === 'e-1' && l.msg.includes('it is not counted')))
+  t.same((await service.list(owner)).map((e) => e.endpointId), ['e-1', 'e-2'], 'the caller sees it, and can delete it')
 })
 
 t.test('provider failures become the service\'s errors', async (t) => {
