@@ -9,14 +9,15 @@
 // code resolves from its own URL (dist/client/token-client.js, package.json) are the same.
 //
 //   tsx scripts/build-server.ts [out-dir]    # default dist/bundle
-import { join } from 'node:path'
+import { readdir, rm } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { build } from 'esbuild'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
 export async function bundleServer (outdir: string): Promise<void> {
-  await build({
+  const result = await build({
     entryPoints: [join(ROOT, 'src', 'server.ts')],
     bundle: true,
     splitting: true,
@@ -26,8 +27,16 @@ export async function bundleServer (outdir: string): Promise<void> {
     outdir,
     // CommonJS dependencies call require(); an ES module has none of its own.
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-    logLevel: 'warning'
+    logLevel: 'warning',
+    metafile: true
   })
+  // Chunk names carry a content hash, so each rebuild writes new ones: the chunks an earlier
+  // build left in outdir are removed (only hash-named .js files this build did not write).
+  const written = new Set(Object.keys(result.metafile.outputs).map((path) => resolve(path)))
+  for (const name of await readdir(outdir)) {
+    const path = resolve(outdir, name)
+    if (/-[A-Z0-9]{8}\.js$/.test(name) && !written.has(path)) await rm(path)
+  }
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
