@@ -56,7 +56,7 @@ const clientRoute: FastifyPluginAsyncTypebox<ClientRouteOptions> = async functio
   const bundle = await load(file)
   if (bundle === undefined) {
     const path = file instanceof URL ? fileURLToPath(file) : file
-    fastify.log.warn({ file: path }, `browser token client not found at file: ${CLIENT_PATH} answers 404 ` +
+    fastify.log.warn({ file: path }, `browser token client not found at the logged file; ${CLIENT_PATH} answers 404 ` +
       '(npm run build writes it for the built service, dist/bundle/server.js; a service run from src/ has none)')
   }
 
